@@ -1,0 +1,1 @@
+"""cli: the `tocsin` command. Each command group lives in its own module."""

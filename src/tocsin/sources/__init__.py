@@ -1,0 +1,1 @@
+"""sources: pollers that turn fleets and endpoints into Observations."""

@@ -1,0 +1,48 @@
+"""Helpers shared by tests: outside programs, free ports, conformance paths."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CONFORMANCE = REPO.parent / "shared" / "conformance"
+
+
+def require_all() -> bool:
+    """Under TOCSIN_REQUIRE_ALL=1 (set by .ci/run) a missing dependency fails."""
+    return os.environ.get("TOCSIN_REQUIRE_ALL") == "1"
+
+
+def missing(reason: str) -> None:
+    """Skip the test for a missing outside dependency, or fail in CI."""
+    if require_all():
+        pytest.fail(f"TOCSIN_REQUIRE_ALL=1 but {reason}")
+    pytest.skip(reason)
+
+
+def need_program(*names: str) -> str:
+    """Return the path of the first program found, else skip (or fail in CI)."""
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    missing(f"needs {' or '.join(names)} on PATH (apt-get install it)")
+    raise AssertionError("unreachable")
+
+
+def conformance_dir(*parts: str) -> Path:
+    path = CONFORMANCE.joinpath(*parts)
+    if not path.exists():
+        missing(f"conformance data not found at {path}")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
