@@ -1,0 +1,1 @@
+"""web: the server-rendered status pages served by the API process."""
