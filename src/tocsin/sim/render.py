@@ -1,0 +1,117 @@
+"""JSON bodies of the zone API, with ETags and a page cache per status version.
+
+A list page only changes when the status view changes (a fault event or a new
+heartbeat slot), so serialized pages are cached under the view's key and the
+whole cache for an old key is dropped when a new key appears.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from tocsin.sim.fleet import Fleet
+from tocsin.sim.world import StatusView
+
+
+def rfc3339(t: float) -> str:
+    dt = datetime.fromtimestamp(t, UTC)
+    spec = "seconds" if t == int(t) else "milliseconds"
+    return dt.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 weak comparison of an If-None-Match header against our ETag."""
+    if not if_none_match:
+        return False
+    bare = etag.removeprefix("W/")
+    for tag in if_none_match.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/") == bare:
+            return True
+    return False
+
+
+class ZoneRenderer:
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self._ts: dict[float, str] = {}
+
+    def _time(self, t: float) -> str:
+        s = self._ts.get(t)
+        if s is None:
+            if len(self._ts) > 65536:
+                self._ts.clear()
+            s = self._ts[t] = rfc3339(t)
+        return s
+
+    def zone(self, view: StatusView, i: int) -> dict[str, Any]:
+        fleet = self.fleet
+        return {
+            "id": fleet.zone_id(i),
+            "name": fleet.zone_name(i),
+            "importance": fleet.zone_importance(i),
+            "venue": fleet.venue_dicts[fleet.venue_of(i)],
+            "status": "offline" if view.offline[i] else "online",
+            "volume": fleet.volume[i],
+            "latency_ms": fleet.latency_tenths[i] / 10,
+            "last_seen": self._time(view.last_seen(i)),
+        }
+
+    def zones(self, view: StatusView, indices: range) -> list[dict[str, Any]]:
+        return [self.zone(view, i) for i in indices]
+
+
+class PageCache:
+    """Serialized bodies and ETags, keyed per status view; at most two views kept."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._by_view: dict[tuple[object, ...], dict[tuple[object, ...], tuple[bytes, str]]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(
+        self, view_key: tuple[object, ...], key: tuple[object, ...]
+    ) -> tuple[bytes, str] | None:
+        entries = self._by_view.get(view_key)
+        hit = entries.get(key) if entries is not None else None
+        if hit is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return hit
+
+    def put(self, view_key: tuple[object, ...], key: tuple[object, ...], body: bytes) -> str:
+        etag = etag_of(body)
+        if self.max_entries <= 0:
+            return etag
+        entries = self._by_view.get(view_key)
+        if entries is None:
+            # Keep the newest other view (the live one while stale data is served).
+            while len(self._by_view) >= 2:
+                self._by_view.pop(next(iter(self._by_view)))
+            entries = self._by_view[view_key] = {}
+        if len(entries) >= self.max_entries:
+            entries.clear()
+        entries[key] = (body, etag)
+        return etag
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+def corrupt(body: bytes, how: str) -> bytes:
+    """A broken version of a JSON body: cut in half, or with an invalid first item."""
+    if how == "truncated_json":
+        return body[: max(1, len(body) // 2)]
+    broken = body.replace(b'"zones":[', b'"zones":[{"id":,', 1)
+    return broken if broken != body else body[:-1] + b",}"

@@ -1,0 +1,81 @@
+"""Ground truth: every real outage and every API fault window, as JSONL.
+
+Zone outages carry the zone id in `target`; API faults (5xx, timeouts, slow,
+malformed or truncated JSON, stale data) carry `target: null`, so a scorer can
+tell "the zone was down" from "the API misbehaved".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Any, TypedDict
+
+import orjson
+
+
+class TruthRecord(TypedDict):
+    target: str | None
+    kind: str
+    start: float
+    end: float | None
+    venue: str | None
+    fault: str | None
+
+
+def truth_record(
+    target: str | None,
+    kind: str,
+    start: float,
+    end: float | None,
+    *,
+    venue: str | None = None,
+    fault: str | None = None,
+) -> TruthRecord:
+    return {
+        "target": target,
+        "kind": kind,
+        "start": start,
+        "end": end,
+        "venue": venue,
+        "fault": fault,
+    }
+
+
+class TruthLog:
+    """Closed records in memory, and each one appended to a JSONL file as it closes."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.closed: list[TruthRecord] = []
+        self._file: IO[bytes] | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = path.open("wb")
+
+    def write(self, record: TruthRecord) -> None:
+        self.closed.append(record)
+        self._emit(record)
+
+    def _emit(self, record: TruthRecord | dict[str, Any]) -> None:
+        if self._file is not None:
+            self._file.write(orjson.dumps(record) + b"\n")
+            # Flushed per line: a scorer may tail the file while the simulator runs.
+            self._file.flush()
+
+    def close(self, still_open: list[TruthRecord]) -> None:
+        """Write outages still open (end null) and close the file."""
+        for record in still_open:
+            self._emit(record)
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_truth(path: str | Path) -> list[TruthRecord]:
+    """Load a ground-truth JSONL file (for scorers and tests)."""
+    out: list[TruthRecord] = []
+    with Path(path).open("rb") as f:
+        for line in f:
+            if line.strip():
+                out.append(orjson.loads(line))
+    return out
