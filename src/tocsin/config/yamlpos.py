@@ -154,7 +154,13 @@ def problems_from_validation_error(
     for err in exc.errors(include_url=False):
         path = _real_path(err["loc"], data)
         f, line = positions.locate(path)
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            disc = err.get("ctx", {}).get("discriminator", "")
+            key = disc.strip("'")
+            if key and key.isidentifier():
+                path = (*path, key)
+                f, line = positions.locate(path)
         if err["type"] == "extra_forbidden":
             msg = "unknown field (not allowed here; check the spelling)"
         elif err["type"] == "missing":
