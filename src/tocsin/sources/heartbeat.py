@@ -1,0 +1,88 @@
+"""Heartbeat (push) targets: each must ping within period + grace.
+
+The API calls `ping()`; a sweep only reads the clock, it makes no requests.
+Before its first ping a target is unknown, never down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tocsin.clock import Clock
+from tocsin.errors import SourceError
+from tocsin.sources.base import BaseSource
+from tocsin.sources.config import HeartbeatSourceConfig, HeartbeatTarget
+from tocsin.sources.types import Observation
+
+
+class UnknownHeartbeat(SourceError):
+    def __init__(self, source: str, target_id: str) -> None:
+        super().__init__(f"source {source} has no heartbeat target {target_id!r}", retryable=False)
+        self.target_id = target_id
+
+
+class HeartbeatSource(BaseSource):
+    supports_recheck = False
+
+    def __init__(self, cfg: HeartbeatSourceConfig, clock: Clock) -> None:
+        super().__init__(cfg, clock)
+        self.cfg: HeartbeatSourceConfig = cfg
+        self._targets: dict[str, HeartbeatTarget] = {t.id: t for t in cfg.targets}
+        self._labels = {t.id: {**cfg.labels, **t.labels} for t in cfg.targets}
+        self._last: dict[str, float] = {}
+        self._failed: dict[str, float] = {}  # last explicit failure ping
+
+    def ping(self, target_id: str, at: float | None = None, *, ok: bool = True) -> None:
+        """Record a ping (ok=False: the job reported its own failure)."""
+        if target_id not in self._targets:
+            raise UnknownHeartbeat(self.name, target_id)
+        when = self._clock.now() if at is None else at
+        if ok:
+            if when >= self._last.get(target_id, float("-inf")):
+                self._last[target_id] = when
+        elif when >= self._failed.get(target_id, float("-inf")):
+            self._failed[target_id] = when
+
+    def last_ping(self, target_id: str) -> float | None:
+        return self._last.get(target_id)
+
+    def _evaluate(self, target_id: str, now: float) -> Observation:
+        target = self._targets[target_id]
+        labels = self._labels[target_id]
+        last = self._last.get(target_id)
+        failed = self._failed.get(target_id)
+        if failed is not None and (last is None or failed > last):
+            return Observation(
+                target_id, False, now, labels, error=f"failure ping {now - failed:.0f}s ago"
+            )
+        if last is None:
+            return Observation(target_id, None, now, labels, error="no ping yet")
+        age = now - last
+        limit = target.period + target.grace
+        if age <= limit:
+            return Observation(target_id, True, now, labels, fields={"ping_age_seconds": age})
+        return Observation(
+            target_id,
+            False,
+            now,
+            labels,
+            fields={"ping_age_seconds": age},
+            error=f"last ping {age:.0f}s ago, overdue by {age - limit:.0f}s "
+            f"(period {target.period:g}s + grace {target.grace:g}s)",
+        )
+
+    async def _collect(self, out: list[Observation]) -> None:
+        now = self._clock.now()
+        out.extend(self._evaluate(tid, now) for tid in self._targets)
+
+    async def recheck(self, target_ids: Sequence[str]) -> list[Observation]:
+        now = self._clock.now()
+        return [
+            self._evaluate(t, now)
+            if t in self._targets
+            else Observation(t, None, now, error="unknown target")
+            for t in target_ids
+        ]
+
+    def estimate_calls_per_hour(self) -> float:
+        return 0.0  # pushed to us; costs nobody's API budget

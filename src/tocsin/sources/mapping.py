@@ -1,0 +1,109 @@
+"""Turn one vendor item (a JSON object) into an Observation, fast.
+
+Expressions are compiled once (see jpath). An item that cannot be mapped
+becomes an Observation with up=None and the reason: unknown, never down.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from tocsin.sources.config import MappingConfig
+from tocsin.sources.jpath import Getter, compile_expression
+from tocsin.sources.types import Observation
+
+UNIDENTIFIED = ""  # target_id of an item whose id could not be read
+
+
+class MappingError(ValueError):
+    pass
+
+
+def _number(value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    raise MappingError(f"{what} is {type(value).__name__} {value!r}, not a number")
+
+
+class ItemMapper:
+    def __init__(self, cfg: MappingConfig, static_labels: Mapping[str, str]) -> None:
+        self.cfg = cfg
+        self._id = compile_expression(cfg.id)
+        self._up = compile_expression(cfg.up)
+        # Static labels from the config win over mapped ones of the same name.
+        self._labels: list[tuple[str, Getter]] = [
+            (name, compile_expression(expr))
+            for name, expr in cfg.labels.items()
+            if name not in static_labels
+        ]
+        self._static = dict(static_labels)
+        self._latency = (
+            compile_expression(cfg.latency_seconds) if cfg.latency_seconds is not None else None
+        )
+        self._scale = cfg.latency_scale
+        self._fields: list[tuple[str, Getter]] = [
+            (name, compile_expression(expr)) for name, expr in cfg.fields.items()
+        ]
+
+    def target_id(self, item: Any) -> str | None:
+        try:
+            raw = self._id(item)
+        except Exception:
+            return None
+        if isinstance(raw, str) and raw:
+            return raw
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return str(raw)
+        return None
+
+    def map(self, item: Any, at: float, *, force_id: str | None = None) -> Observation:
+        tid = force_id if force_id is not None else self.target_id(item)
+        if tid is None:
+            return Observation(
+                UNIDENTIFIED,
+                None,
+                at,
+                self._static,
+                error=f"item has no usable id ({self.cfg.id!r}): {_preview(item)}",
+            )
+        try:
+            return self._map(tid, item, at)
+        except Exception as exc:
+            return Observation(tid, None, at, self._static, error=f"cannot map item: {exc}")
+
+    def _map(self, tid: str, item: Any, at: float) -> Observation:
+        labels = dict(self._static)
+        for name, get in self._labels:
+            value = get(item)
+            if value is None:
+                continue
+            if isinstance(value, str):
+                labels[name] = sys.intern(value)
+            elif isinstance(value, int | float | bool):
+                labels[name] = str(value).lower() if isinstance(value, bool) else str(value)
+            else:
+                raise MappingError(f"label {name} is {type(value).__name__}, not a scalar")
+        up = self._up(item)
+        if not isinstance(up, bool):
+            raise MappingError(f"up ({self.cfg.up!r}) gave {up!r}, not true/false")
+        latency = None
+        if self._latency is not None:
+            raw = _number(self._latency(item), "latency_seconds")
+            latency = raw * self._scale if raw is not None else None
+        fields: dict[str, float] = {}
+        for name, get in self._fields:
+            value = _number(get(item), f"field {name}")
+            if value is not None:
+                fields[name] = value
+        return Observation(tid, up, at, labels, latency, fields)
+
+
+def _preview(item: Any, limit: int = 120) -> str:
+    text = repr(item)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
