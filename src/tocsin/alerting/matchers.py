@@ -1,0 +1,389 @@
+"""Alertmanager label matchers: parsing, printing, ordering.
+
+Alertmanager accepts two syntaxes. The current one (`{a="b", c=~"d|e"}`,
+values quoted with Go string escapes, or bare words) and the classic one
+(`a=b` with OpenMetrics escaping, a more lenient grammar). Like
+Alertmanager's default "fallback" mode we try the current parser first and
+fall back to the classic one, so every config Alertmanager loads, loads here.
+
+Matchers are `tocsin.tsdb.types.LabelMatcher` (regexes fully anchored).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from tocsin.tsdb.types import LabelMatcher, MatchOp
+
+__all__ = [
+    "MatcherError",
+    "format_matcher",
+    "format_matchers",
+    "go_quote",
+    "is_valid_label_name",
+    "matches_all",
+    "matches_empty",
+    "new_matcher",
+    "parse_matcher",
+    "parse_matchers",
+    "sort_matchers",
+]
+
+
+class MatcherError(ValueError):
+    """A matcher (or list of matchers) could not be parsed."""
+
+
+_CLASSIC_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
+_OP_ORDER = {MatchOp.EQ: 0, MatchOp.NE: 1, MatchOp.RE: 2, MatchOp.NRE: 3}
+
+
+def is_valid_label_name(name: str, *, classic: bool = False) -> bool:
+    """Classic names are Prometheus identifiers; otherwise any non-empty text."""
+    if classic:
+        return _CLASSIC_NAME.match(name) is not None
+    return name != ""
+
+
+def new_matcher(name: str, op: MatchOp, value: str) -> LabelMatcher:
+    """Build a matcher, compiling regexes now so a bad one fails at load time."""
+    m = LabelMatcher(name, op, value)
+    if op in (MatchOp.RE, MatchOp.NRE):
+        try:
+            m.matches("")  # forces compilation of the anchored pattern
+        except re.error as exc:
+            raise MatcherError(f"invalid regular expression {value!r}: {exc}") from None
+    return m
+
+
+def matches_all(matchers: Iterable[LabelMatcher], labels: Mapping[str, str]) -> bool:
+    """Do all matchers accept the label set? A missing label is the empty value."""
+    return all(m.matches(labels.get(m.name, "")) for m in matchers)
+
+
+def matches_empty(m: LabelMatcher) -> bool:
+    return m.matches("")
+
+
+def sort_matchers(matchers: Iterable[LabelMatcher]) -> list[LabelMatcher]:
+    """Alertmanager's canonical order: by name, then value, then operator."""
+    return sorted(matchers, key=lambda m: (m.name, m.value, _OP_ORDER[m.op]))
+
+
+# --- printing -----------------------------------------------------------------
+
+_RESERVED_CHARS = set("{}!=~,\\\"'`")
+
+
+def _is_reserved(ch: str) -> bool:
+    return ch.isspace() or ch in _RESERVED_CHARS
+
+
+def go_quote(s: str) -> str:
+    """A double-quoted string the way Go's strconv.Quote writes it."""
+    out = ['"']
+    for ch in s:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\a":
+            out.append("\\a")
+        elif ch == "\b":
+            out.append("\\b")
+        elif ch == "\f":
+            out.append("\\f")
+        elif ch == "\v":
+            out.append("\\v")
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def _openmetrics_escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def format_matcher(m: LabelMatcher) -> str:
+    """`name="value"` exactly as Alertmanager prints a matcher."""
+    if any(_is_reserved(ch) for ch in m.name):
+        return f"{go_quote(m.name)}{m.op.value}{go_quote(m.value)}"
+    return f'{m.name}{m.op.value}"{_openmetrics_escape(m.value)}"'
+
+
+def format_matchers(matchers: Sequence[LabelMatcher]) -> str:
+    """`{a="b",c=~"d"}` as Alertmanager prints a matcher list."""
+    return "{" + ",".join(format_matcher(m) for m in matchers) + "}"
+
+
+# --- the current (UTF-8) parser -------------------------------------------------
+
+_OPS = {"=": MatchOp.EQ, "!=": MatchOp.NE, "=~": MatchOp.RE, "!~": MatchOp.NRE}
+
+
+class _Tok:
+    __slots__ = ("col", "kind", "text")
+
+    def __init__(self, kind: str, text: str, col: int) -> None:
+        self.kind = kind  # "{", "}", ",", "op", "quoted", "word"
+        self.text = text
+        self.col = col
+
+
+def _lex(text: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch in "{},":
+            toks.append(_Tok(ch, ch, i))
+            i += 1
+        elif ch in "=!":
+            two = text[i : i + 2]
+            if two in ("!=", "!~", "=~"):
+                toks.append(_Tok("op", two, i))
+                i += 2
+            elif ch == "=":
+                toks.append(_Tok("op", "=", i))
+                i += 1
+            else:
+                raise MatcherError(f"{i}:{i + 1}: {ch}: expected one of '=~'")
+        elif ch == '"':
+            j = i + 1
+            escaped = False
+            while j < n:
+                c = text[j]
+                if escaped:
+                    escaped = False
+                elif c == "\\":
+                    escaped = True
+                elif c == '"':
+                    break
+                j += 1
+            if j >= n:
+                raise MatcherError(f'{i}:{n}: {text[i:]}: missing end "')
+            toks.append(_Tok("quoted", text[i : j + 1], i))
+            i = j + 1
+        elif not _is_reserved(ch):
+            j = i
+            while j < n and not _is_reserved(text[j]):
+                j += 1
+            toks.append(_Tok("word", text[i:j], i))
+            i = j
+        else:
+            raise MatcherError(f"{i}:{i + 1}: {ch}: invalid input")
+    return toks
+
+
+_SIMPLE_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    '"': '"',
+}
+
+
+def go_unquote(quoted: str) -> str:
+    """Undo Go's double-quoted string escapes (strconv.Unquote)."""
+    if len(quoted) < 2 or quoted[0] != '"' or quoted[-1] != '"':
+        raise MatcherError(f"{quoted}: not a quoted string")
+    body = quoted[1:-1]
+    out: list[str] = []
+    i, n = 0, len(body)
+    while i < n:
+        ch = body[i]
+        if ch == "\n":
+            raise MatcherError(f"{quoted}: newline in quoted string")
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+            continue
+        if i + 1 >= n:
+            raise MatcherError(f"{quoted}: invalid escape at end of string")
+        esc = body[i + 1]
+        if esc in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[esc])
+            i += 2
+        elif esc in "xuU":
+            width = {"x": 2, "u": 4, "U": 8}[esc]
+            digits = body[i + 2 : i + 2 + width]
+            if len(digits) != width or not all(c in "0123456789abcdefABCDEF" for c in digits):
+                raise MatcherError(f"{quoted}: invalid \\{esc} escape")
+            out.append(chr(int(digits, 16)))
+            i += 2 + width
+        elif esc in "01234567":
+            digits = body[i + 1 : i + 4]
+            if len(digits) != 3 or not all(c in "01234567" for c in digits):
+                raise MatcherError(f"{quoted}: invalid octal escape")
+            out.append(chr(int(digits, 8)))
+            i += 4
+        else:
+            raise MatcherError(f"{quoted}: invalid escape \\{esc}")
+    return "".join(out)
+
+
+def _parse_current(text: str) -> list[LabelMatcher]:
+    toks = _lex(text)
+    pos = 0
+    out: list[LabelMatcher] = []
+
+    def peek() -> _Tok | None:
+        return toks[pos] if pos < len(toks) else None
+
+    def unexpected(t: _Tok | None, what: str) -> MatcherError:
+        if t is None:
+            return MatcherError(f"unexpected end of input: {what}")
+        return MatcherError(f"{t.col}:{t.col + len(t.text)}: unexpected {t.text}: {what}")
+
+    def value_of(t: _Tok) -> str:
+        return go_unquote(t.text) if t.kind == "quoted" else t.text
+
+    open_brace = False
+    if (t := peek()) is not None and t.kind == "{":
+        open_brace = True
+        pos += 1
+    while True:
+        t = peek()
+        if t is None or t.kind == "}":
+            break
+        if t.kind not in ("word", "quoted"):
+            raise unexpected(t, "expected label name")
+        name = value_of(t)
+        pos += 1
+        op_tok = peek()
+        if op_tok is None or op_tok.kind != "op":
+            raise unexpected(op_tok, "expected an operator such as '=', '!=', '=~' or '!~'")
+        pos += 1
+        v = peek()
+        if v is None or v.kind not in ("word", "quoted"):
+            raise unexpected(v, "expected label value")
+        pos += 1
+        out.append(new_matcher(name, _OPS[op_tok.text], value_of(v)))
+        t = peek()
+        if t is None or t.kind == "}":
+            break
+        if t.kind != ",":
+            raise unexpected(t, "expected a comma or close brace")
+        pos += 1
+    t = peek()
+    if open_brace:
+        if t is None or t.kind != "}":
+            raise unexpected(t, "expected close brace")
+        pos += 1
+    elif t is not None and t.kind == "}":
+        raise MatcherError(f"{t.col}:{t.col + 1}: }}: expected opening brace")
+    if (t := peek()) is not None:
+        raise unexpected(t, "expected end of input")
+    return out
+
+
+# --- the classic parser --------------------------------------------------------
+
+_CLASSIC = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\s*$", re.DOTALL)
+
+
+def _parse_classic_one(text: str) -> LabelMatcher:
+    m = _CLASSIC.match(text)
+    if m is None:
+        raise MatcherError(f"bad matcher format: {text}")
+    raw = m.group(3)
+    quoted = raw.startswith('"')
+    if quoted:
+        raw = raw[1:]
+    out: list[str] = []
+    i, n = 0, len(raw)
+    while i < n:
+        ch = raw[i]
+        if ch == "\\" and i < n - 1:
+            nxt = raw[i + 1]
+            if nxt == "n":
+                out.append("\n")
+            elif nxt in ('"', "\\"):
+                out.append(nxt)
+            else:  # a lone backslash stays literal
+                out.append("\\" + nxt)
+            i += 2
+            continue
+        if ch == '"':
+            if not quoted or i < n - 1:
+                raise MatcherError(f"matcher value contains unescaped double quote: {m.group(3)}")
+            quoted = False
+        else:
+            out.append(ch)
+        i += 1
+    if quoted:
+        raise MatcherError(f"matcher value contains unescaped double quote: {m.group(3)}")
+    return new_matcher(m.group(1), _OPS[m.group(2)], "".join(out))
+
+
+def _split_classic(text: str) -> list[str]:
+    text = text.removeprefix("{").removesuffix("}")
+    parts: list[str] = []
+    cur: list[str] = []
+    in_quotes = escaped = False
+    for ch in text:
+        if ch == "," and not in_quotes:
+            parts.append("".join(cur))
+            cur = []
+            continue
+        if ch == '"':
+            if not escaped:
+                in_quotes = not in_quotes
+            else:
+                escaped = False
+        elif ch == "\\":
+            escaped = not escaped
+        else:
+            escaped = False
+        cur.append(ch)
+    last = "".join(cur).strip()
+    if last:
+        parts.append(last)
+    return parts
+
+
+def _parse_classic(text: str) -> list[LabelMatcher]:
+    return [_parse_classic_one(part) for part in _split_classic(text)]
+
+
+# --- public entry points ------------------------------------------------------
+
+
+def parse_matchers(text: str) -> list[LabelMatcher]:
+    """Parse `{a="b", c=~"d"}` (braces optional) into matchers, in input order."""
+    try:
+        return _parse_current(text)
+    except MatcherError as current_err:
+        try:
+            return _parse_classic(text)
+        except MatcherError:
+            raise MatcherError(f"{text!r}: {current_err}") from None
+
+
+def parse_matcher(text: str) -> LabelMatcher:
+    """Parse exactly one matcher such as `severity!="info"` (no braces)."""
+    if text.startswith("{") or text.endswith("}"):
+        raise MatcherError(f"unexpected open or close brace: {text}")
+    found = parse_matchers(text)
+    if len(found) != 1:
+        raise MatcherError(f"{text!r}: expected 1 matcher, found {len(found)}")
+    return found[0]

@@ -1,0 +1,209 @@
+"""The routing tree: which routes (and so receivers) an alert reaches.
+
+Semantics are Alertmanager's: a route matches when all its matchers do; its
+children are tried in order, the first matching child stops the search
+unless it has `continue: true`; a matching route none of whose children
+match is itself a result. Receiver, group_by and the three timers are
+inherited from the parent unless set; time interval names and `continue`
+are per route.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from tocsin.alerting.config import AlertmanagerConfig, RouteConfig
+from tocsin.alerting.matchers import format_matchers, go_quote, matches_all
+from tocsin.tsdb.types import LabelMatcher
+
+DEFAULT_GROUP_WAIT = 30.0
+DEFAULT_GROUP_INTERVAL = 300.0
+DEFAULT_REPEAT_INTERVAL = 4 * 3600.0
+
+
+@dataclass(eq=False)
+class Route:
+    """One node of the routing tree with its effective (inherited) options."""
+
+    matchers: tuple[LabelMatcher, ...]
+    receiver: str
+    group_by: frozenset[str]
+    group_by_all: bool
+    group_wait: float
+    group_interval: float
+    repeat_interval: float
+    mute_time_intervals: tuple[str, ...] = ()
+    active_time_intervals: tuple[str, ...] = ()
+    continue_: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    parent: Route | None = field(default=None, repr=False)
+    routes: list[Route] = field(default_factory=list, repr=False)
+    idx: int = 0  # post-order position, as Alertmanager numbers routes
+
+    def matches_self(self, labels: Mapping[str, str]) -> bool:
+        return matches_all(self.matchers, labels)
+
+    def match(self, labels: Mapping[str, str]) -> list[Route]:
+        """The routes an alert with `labels` ends up in, in Alertmanager's order."""
+        if not self.matches_self(labels):
+            return []
+        found: list[Route] = []
+        for child in self.routes:
+            got = child.match(labels)
+            found.extend(got)
+            if got and not child.continue_:
+                break
+        return found or [self]
+
+    def receivers(self, labels: Mapping[str, str]) -> list[str]:
+        return [r.receiver for r in self.match(labels)]
+
+    def key(self) -> str:
+        """The matcher path from the root, e.g. `{}/{service="db"}`."""
+        own = format_matchers(self.matchers)
+        return f"{self.parent.key()}/{own}" if self.parent is not None else own
+
+    def route_id(self) -> str:
+        """Like key(), but unique even for siblings with equal matchers."""
+        own = format_matchers(self.matchers)
+        if self.parent is None:
+            return own
+        pos = next(i for i, r in enumerate(self.parent.routes) if r is self)
+        return f"{self.parent.route_id()}/{own}/{pos}"
+
+    def group_labels(self, labels: Mapping[str, str]) -> dict[str, str]:
+        """The alert's labels this route groups by (all of them for `...`)."""
+        if self.group_by_all:
+            return dict(labels)
+        return {k: v for k, v in labels.items() if k in self.group_by}
+
+    def group_key(self, labels: Mapping[str, str]) -> str:
+        """Alertmanager's aggregation group key: route key + group labels."""
+        return f"{self.key()}:{format_label_set(self.group_labels(labels))}"
+
+    def walk(self) -> list[Route]:
+        """This route and all below it, depth first in config order."""
+        out = [self]
+        for child in self.routes:
+            out.extend(child.walk())
+        return out
+
+
+def format_label_set(labels: Mapping[str, str]) -> str:
+    """`{a="1", b="2"}` sorted by name, as Prometheus prints a label set."""
+    return "{" + ", ".join(sorted(f"{k}={go_quote(v)}" for k, v in labels.items())) + "}"
+
+
+def group_id(group_key: str) -> str:
+    """A stable short id for a group key (hex SHA-256, as Alertmanager's API)."""
+    return hashlib.sha256(group_key.encode()).hexdigest()
+
+
+def build_routes(cfg: RouteConfig) -> Route:
+    """Turn the `route:` config into a tree with inherited options applied."""
+    counter = [0]
+    return _build(cfg, None, counter)
+
+
+def build_tree(cfg: AlertmanagerConfig) -> Route:
+    if cfg.route is None:
+        raise ValueError("config has no route")
+    return build_routes(cfg.route)
+
+
+def _build(cfg: RouteConfig, parent: Route | None, counter: list[int]) -> Route:
+    if parent is None:
+        receiver, group_by, group_by_all = "", frozenset[str](), False
+        wait, interval, repeat = DEFAULT_GROUP_WAIT, DEFAULT_GROUP_INTERVAL, DEFAULT_REPEAT_INTERVAL
+        labels: dict[str, str] = {}
+    else:
+        receiver, group_by, group_by_all = parent.receiver, parent.group_by, parent.group_by_all
+        wait, interval, repeat = parent.group_wait, parent.group_interval, parent.repeat_interval
+        labels = dict(parent.labels)
+    labels.update(cfg.labels)
+    if cfg.group_by is not None:
+        if cfg.group_by_all:
+            group_by, group_by_all = frozenset(), True
+        else:
+            group_by, group_by_all = frozenset(cfg.group_by), False
+    route = Route(
+        matchers=tuple(cfg.all_matchers()),
+        receiver=cfg.receiver or receiver,
+        group_by=group_by,
+        group_by_all=group_by_all,
+        group_wait=cfg.group_wait if cfg.group_wait is not None else wait,
+        group_interval=cfg.group_interval if cfg.group_interval is not None else interval,
+        repeat_interval=cfg.repeat_interval if cfg.repeat_interval is not None else repeat,
+        mute_time_intervals=tuple(cfg.mute_time_intervals),
+        active_time_intervals=tuple(cfg.active_time_intervals),
+        continue_=cfg.continue_,
+        labels=labels,
+        parent=parent,
+    )
+    route.routes = [_build(child, route, counter) for child in cfg.routes]
+    route.idx = counter[0]
+    counter[0] += 1
+    return route
+
+
+# --- amtool-compatible text output -------------------------------------------
+
+_SEP = "  "
+
+
+def _slug(route: Route, *, show_continue: bool, show_receiver: bool) -> str:
+    text = format_matchers(route.matchers) if route.matchers else "default-route"
+    if route.continue_ and show_continue:
+        text += f"{_SEP}continue: true"
+    if show_receiver:
+        text += f"{_SEP}receiver: {route.receiver}"
+    return text
+
+
+@dataclass
+class _Node:
+    text: str
+    children: list[_Node] = field(default_factory=list)
+
+
+def _render(root: _Node) -> str:
+    """The tree drawn as amtool draws it: `.` then box-drawing branches."""
+    lines = ["."]
+
+    def walk(nodes: Sequence[_Node], prefix: str) -> None:
+        for i, node in enumerate(nodes):
+            last = i == len(nodes) - 1
+            lines.append(prefix + ("└── " if last else "├── ") + node.text)
+            # amtool's tree library pads the bar with two no-break spaces.
+            walk(node.children, prefix + ("    " if last else "│\u00a0\u00a0 "))
+
+    walk([root], "")
+    return "\n".join(lines) + "\n"
+
+
+def render_tree(root: Route) -> str:
+    """The whole routing tree, as `amtool config routes show` prints it."""
+
+    def conv(r: Route) -> _Node:
+        return _Node(_slug(r, show_continue=True, show_receiver=True), [conv(c) for c in r.routes])
+
+    return _render(conv(root))
+
+
+def render_matching_tree(root: Route, labels: Mapping[str, str]) -> str:
+    """The routes an alert walks through, as `amtool config routes test --tree`."""
+
+    def conv(r: Route) -> _Node:
+        node = _Node(_slug(r, show_continue=False, show_receiver=False))
+        for child in r.routes:
+            if child.matches_self(labels):
+                node.children.append(conv(child))
+                if not child.continue_:
+                    break
+        if not node.children:
+            node.text = _slug(r, show_continue=False, show_receiver=True)
+        return node
+
+    return _render(conv(root))
