@@ -1,0 +1,205 @@
+"""Email over SMTP (aiosmtplib): STARTTLS or implicit TLS, AUTH, HTML and text.
+
+SMTP reply codes decide retryability the way the protocol means them:
+4xx is a transient failure worth retrying, 5xx is permanent.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, getaddresses, make_msgid, parseaddr
+from typing import Any
+
+import aiosmtplib
+
+from tocsin.clock import Clock
+from tocsin.notify.deps import IntegrationDeps
+from tocsin.notify.fields import parse_config, problem, read_secret, render_text
+from tocsin.notify.http import tls_context
+from tocsin.notify.types import DeliveryFailure, DeliveryResult, Notification, Render
+
+IMPLICIT_TLS_PORT = 465
+
+
+@dataclass(slots=True)
+class EmailConfig:
+    """email_configs fields; defaults are Alertmanager's (`require_tls` true)."""
+
+    to: str = ""
+    from_: str = ""
+    smarthost: str = ""
+    hello: str = "localhost"
+    auth_username: str = ""
+    auth_password: str = ""
+    auth_password_file: str = ""
+    auth_secret: str = ""
+    auth_identity: str = ""
+    require_tls: bool = True
+    tls_config: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    html: str = '{{ template "email.default.html" . }}'
+    text: str = ""
+    send_resolved: bool = False
+    timeout: float = 0.0
+
+
+def _split_hostport(smarthost: str, where: str) -> tuple[str, int]:
+    host, sep, port = smarthost.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise problem(where, "smarthost", f"expected host:port, got {smarthost!r}")
+    return host.strip("[]"), int(port)
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _smtp_failure(e: Exception) -> DeliveryFailure:
+    if isinstance(e, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in e.recipients]
+        who = ", ".join(f"{r.recipient} ({r.code} {r.message})" for r in e.recipients)
+        return DeliveryFailure(
+            f"email: all recipients refused: {who}",
+            retryable=all(400 <= c < 500 for c in codes),
+            status_code=codes[0] if codes else None,
+        )
+    if isinstance(e, aiosmtplib.SMTPResponseException):
+        return DeliveryFailure(
+            f"email: server said {e.code} {e.message}",
+            retryable=400 <= e.code < 500,
+            status_code=e.code,
+        )
+    if isinstance(e, aiosmtplib.SMTPTimeoutError | aiosmtplib.SMTPServerDisconnected):
+        return DeliveryFailure(f"email: {type(e).__name__}: {e}", retryable=True)
+    if isinstance(e, aiosmtplib.SMTPConnectError):
+        return DeliveryFailure(f"email: cannot connect: {e}", retryable=True)
+    if isinstance(e, ssl.SSLError):
+        return DeliveryFailure(f"email: TLS failed: {e}", retryable=False)
+    if isinstance(e, OSError):
+        return DeliveryFailure(f"email: {e}", retryable=True)
+    return DeliveryFailure(f"email: {type(e).__name__}: {e}", retryable=False)
+
+
+class EmailIntegration:
+    kind = "email"
+
+    def __init__(self, config: EmailConfig, deps: IntegrationDeps, where: str) -> None:
+        for name in ("to", "from_", "smarthost"):
+            if not getattr(config, name):
+                raise problem(where, name.rstrip("_"), "is required")
+        self.host, self.port = _split_hostport(config.smarthost, where)
+        self.config = config
+        self.render: Render = deps.render
+        self.clock: Clock = deps.clock
+        self.hostname = deps.hostname
+        self.send_resolved = config.send_resolved
+        self.timeout = config.timeout or None
+        self.tls = tls_context(config.tls_config, where) or ssl.create_default_context()
+        self.server_name = config.tls_config.get("server_name") or self.host
+
+    def _r(self, text: str, n: Notification, name: str) -> str:
+        return render_text(self.render, text, n, "email", name)
+
+    def message(self, n: Notification) -> EmailMessage:
+        c = self.config
+        headers = {
+            "Subject": '{{ template "email.default.subject" . }}',
+            "To": c.to,
+            "From": c.from_,
+        }
+        # Header names are case-insensitive; the config's spelling wins.
+        for name, value in c.headers.items():
+            for known in [k for k in headers if k.lower() == name.lower()]:
+                del headers[known]
+            headers[name] = value
+        msg = EmailMessage()
+        for name, value in headers.items():
+            msg[name] = _one_line(self._r(value, n, f"headers.{name}"))
+        msg["Message-Id"] = make_msgid(domain=self.hostname)
+        msg["Date"] = formatdate(self.clock.now(), usegmt=True)
+        text = self._r(c.text, n, "text")
+        html = self._r(c.html, n, "html")
+        if text:
+            msg.set_content(text)
+            if html:
+                msg.add_alternative(html, subtype="html")
+        elif html:
+            msg.set_content(html, subtype="html")
+        else:
+            raise DeliveryFailure("email: both html and text rendered empty", retryable=False)
+        return msg
+
+    async def notify(self, n: Notification) -> DeliveryResult:
+        msg = self.message(n)
+        sender = parseaddr(str(msg["From"]))[1]
+        recipients = [addr for _, addr in getaddresses([str(msg["To"])]) if addr]
+        if not sender or not recipients:
+            raise DeliveryFailure("email: From or To has no address", retryable=False)
+        smtp = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            local_hostname=self.config.hello,
+            use_tls=self.port == IMPLICIT_TLS_PORT,
+            start_tls=False,
+            tls_context=self.tls,
+            timeout=self.timeout or 30.0,
+        )
+        try:
+            await smtp.connect()
+        except Exception as e:
+            raise _smtp_failure(e) from e
+        try:
+            await self._secure_and_auth(smtp)
+            errors, reply = await smtp.send_message(msg, sender=sender, recipients=recipients)
+        except DeliveryFailure:
+            raise
+        except Exception as e:
+            raise _smtp_failure(e) from e
+        finally:
+            try:
+                await smtp.quit()
+            except Exception:
+                smtp.close()
+        detail = f"{reply}"
+        if errors:
+            refused = ", ".join(f"{a} ({r.code})" for a, r in errors.items())
+            detail += f"; refused: {refused}"
+        return DeliveryResult(status_code=250, detail=detail)
+
+    async def _secure_and_auth(self, smtp: aiosmtplib.SMTP) -> None:
+        c = self.config
+        if self.port != IMPLICIT_TLS_PORT:
+            if smtp.supports_extension("starttls"):
+                await smtp.starttls(tls_context=self.tls, server_hostname=self.server_name)
+            elif c.require_tls:
+                raise DeliveryFailure(
+                    f"email: {self.host} does not offer STARTTLS and require_tls is true",
+                    retryable=False,
+                )
+        if not c.auth_username:
+            return
+        if not smtp.supports_extension("auth"):
+            raise DeliveryFailure(
+                f"email: {self.host} does not offer AUTH but auth_username is set",
+                retryable=False,
+            )
+        methods = set(smtp.supported_auth_methods)
+        if c.auth_secret and "cram-md5" in methods:
+            await smtp.auth_crammd5(c.auth_username, c.auth_secret)
+            return
+        password = read_secret(
+            c.auth_password or None, c.auth_password_file or None, "email", "auth_password"
+        )
+        await smtp.login(c.auth_username, password)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def build(data: Any, deps: IntegrationDeps, where: str = "email_configs") -> EmailIntegration:
+    if isinstance(data, dict) and "from" in data:
+        data = {**data, "from_": data["from"]}
+        del data["from"]
+    return EmailIntegration(parse_config(EmailConfig, data, where), deps, where)

@@ -1,0 +1,125 @@
+"""Reading integration configs: Alertmanager field names, secrets, templates.
+
+Configs arrive as plain mappings keyed exactly like Alertmanager's YAML (the
+lead's config models dump to that shape). Each integration declares a
+dataclass with those names; `parse_config` fills it and rejects unknown keys
+or wrong types with a message naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tocsin.errors import ConfigError, ConfigProblem
+from tocsin.notify.types import DeliveryFailure, Notification, Render
+
+C = TypeVar("C")
+
+_SIMPLE = {str: "a string", bool: "a boolean", int: "an integer", float: "a number"}
+
+
+def _accepts(tp: Any, value: Any) -> bool:
+    """A shallow type check: enough to catch `send_resolved: "yes"`."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_accepts(arg, value) for arg in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is Any:
+        return True
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    base = origin or tp
+    if base in (list, tuple):
+        return isinstance(value, list | tuple)
+    if base in (dict, Mapping):
+        return isinstance(value, Mapping)
+    return True
+
+
+def _describe(tp: Any) -> str:
+    args = typing.get_args(tp) or (tp,)
+    names = [_SIMPLE.get(a, getattr(a, "__name__", str(a))) for a in args if a is not type(None)]
+    return " or ".join(names)
+
+
+def parse_config(cls: type[C], data: Mapping[str, Any] | C, where: str) -> C:
+    """Build config dataclass `cls` from `data`; `where` names it in errors.
+
+    A value of None means "not set" and keeps the default, as a missing key.
+    """
+    if isinstance(data, cls):
+        return data
+    if not isinstance(data, Mapping):
+        raise ConfigError([ConfigProblem(where, None, "", "expected a mapping of fields")])
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    problems: list[ConfigProblem] = []
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            problems.append(ConfigProblem(where, None, str(key), "unknown field"))
+            continue
+        if value is None:
+            continue
+        if not _accepts(hints[key], value):
+            problems.append(
+                ConfigProblem(where, None, key, f"expected {_describe(hints[key])}, got {value!r}")
+            )
+            continue
+        kwargs[key] = value
+    if problems:
+        raise ConfigError(problems)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError([ConfigProblem(where, None, "", str(e))]) from e
+
+
+def problem(where: str, field: str, message: str) -> ConfigError:
+    return ConfigError([ConfigProblem(where, None, field, message)])
+
+
+def read_secret(value: str | None, file: str | None, service: str, field: str) -> str:
+    """The secret from the config or from its `_file` twin, read at send time.
+
+    Reading per send means a rotated secret file is picked up without reload.
+    """
+    if value:
+        return value
+    if file:
+        try:
+            return Path(file).read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise DeliveryFailure(
+                f"{service}: cannot read {field}_file {file}: {e.strerror}", retryable=False
+            ) from e
+    raise DeliveryFailure(f"{service}: neither {field} nor {field}_file is set", retryable=False)
+
+
+def render_text(render: Render, text: str, n: Notification, service: str, field: str) -> str:
+    """Render one templated field; a template error is a permanent failure."""
+    if not text:
+        return ""
+    try:
+        return render(text, n)
+    except Exception as e:
+        raise DeliveryFailure(f"{service}: template error in {field}: {e}", retryable=False) from e
+
+
+def truncate(text: str, limit: int) -> tuple[str, bool]:
+    """Cut `text` to `limit` characters, marking the cut with an ellipsis."""
+    if len(text) <= limit:
+        return text, False
+    return text[: limit - 1] + "\u2026", True

@@ -1,0 +1,160 @@
+"""HTTP plumbing shared by the HTTP integrations.
+
+One place decides what an HTTP outcome means for delivery: 2xx is success,
+408/429/5xx and network errors are worth retrying, every other status is a
+permanent failure. Error messages name the host, never the full URL, since
+webhook URLs (Slack, Teams) carry their secret in the path.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ssl
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from tocsin.notify.fields import problem, read_secret
+from tocsin.notify.types import DeliveryFailure
+
+RETRYABLE_STATUS = frozenset({408, 425, 429})
+_KNOWN_HTTP_CONFIG = {
+    "basic_auth",
+    "authorization",
+    "bearer_token",
+    "bearer_token_file",
+    "tls_config",
+    "follow_redirects",
+    "proxy_url",
+    "enable_http2",
+}
+
+
+def _tls_context(tls: Mapping[str, Any], where: str) -> ssl.SSLContext | bool:
+    if not tls:
+        return True
+    unknown = set(tls) - {"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"}
+    if unknown:
+        raise problem(where, "tls_config", f"unknown field(s): {', '.join(sorted(unknown))}")
+    ctx = ssl.create_default_context(cafile=tls.get("ca_file") or None)
+    if tls.get("cert_file"):
+        ctx.load_cert_chain(tls["cert_file"], tls.get("key_file") or None)
+    if tls.get("insecure_skip_verify"):
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def tls_context(tls: Mapping[str, Any] | None, where: str) -> ssl.SSLContext | None:
+    """An SSLContext from an Alertmanager `tls_config`, None when unset."""
+    ctx = _tls_context(tls or {}, where)
+    return ctx if isinstance(ctx, ssl.SSLContext) else None
+
+
+def make_client(
+    http_config: Mapping[str, Any] | None,
+    *,
+    transport: httpx.AsyncBaseTransport | None,
+    timeout: float,
+    where: str,
+) -> httpx.AsyncClient:
+    """An httpx client honouring Alertmanager's `http_config` subset."""
+    cfg = dict(http_config or {})
+    unknown = set(cfg) - _KNOWN_HTTP_CONFIG
+    if unknown:
+        raise problem(where, "http_config", f"unsupported field(s): {', '.join(sorted(unknown))}")
+    headers: dict[str, str] = {"User-Agent": "tocsin"}
+    auth: httpx.Auth | None = None
+    if basic := cfg.get("basic_auth"):
+        password = basic.get("password") or ""
+        if not password and basic.get("password_file"):
+            password = read_secret(None, basic["password_file"], where, "basic_auth.password")
+        auth = httpx.BasicAuth(basic.get("username", ""), password)
+    if authz := cfg.get("authorization"):
+        cred = read_secret(
+            authz.get("credentials"), authz.get("credentials_file"), where, "authorization"
+        )
+        headers["Authorization"] = f"{authz.get('type') or 'Bearer'} {cred}"
+    if cfg.get("bearer_token") or cfg.get("bearer_token_file"):
+        token = read_secret(cfg.get("bearer_token"), cfg.get("bearer_token_file"), where, "bearer")
+        headers["Authorization"] = f"Bearer {token}"
+    verify = _tls_context(cfg.get("tls_config") or {}, where)
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=timeout,
+        headers=headers,
+        auth=auth,
+        verify=verify,
+        follow_redirects=bool(cfg.get("follow_redirects", True)),
+        proxy=cfg.get("proxy_url") or None,
+    )
+
+
+def host_of(url: str) -> str:
+    try:
+        return httpx.URL(url).host or "?"
+    except httpx.InvalidURL:
+        return "?"
+
+
+def retry_after(resp: httpx.Response) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date)."""
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    when = email.utils.parsedate_to_datetime(value) if value else None
+    if when is None:
+        return None
+    date = resp.headers.get("Date")
+    now = email.utils.parsedate_to_datetime(date) if date else None
+    return max(0.0, (when - now).total_seconds()) if now else None
+
+
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    service: str,
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send one request; network trouble becomes a retryable DeliveryFailure."""
+    try:
+        return await client.request(method, url, **kwargs)
+    except httpx.TimeoutException as e:
+        raise DeliveryFailure(
+            f"{service}: timed out talking to {host_of(url)}", retryable=True
+        ) from e
+    except httpx.InvalidURL as e:
+        raise DeliveryFailure(f"{service}: invalid URL: {e}", retryable=False) from e
+    except httpx.UnsupportedProtocol as e:
+        raise DeliveryFailure(f"{service}: unsupported URL scheme", retryable=False) from e
+    except httpx.TransportError as e:
+        raise DeliveryFailure(
+            f"{service}: {type(e).__name__} talking to {host_of(url)}: {e}", retryable=True
+        ) from e
+
+
+def body_excerpt(resp: httpx.Response, limit: int = 200) -> str:
+    text = resp.text.strip().replace("\n", " ")
+    return text[:limit]
+
+
+def check_status(resp: httpx.Response, service: str) -> None:
+    """Raise a DeliveryFailure for a non-2xx answer, retryable when it may pass."""
+    code = resp.status_code
+    if 200 <= code < 300:
+        return
+    retryable = code >= 500 or code in RETRYABLE_STATUS
+    detail = body_excerpt(resp)
+    raise DeliveryFailure(
+        f"{service}: HTTP {code} from {host_of(str(resp.request.url))}"
+        + (f": {detail}" if detail else ""),
+        retryable=retryable,
+        status_code=code,
+        retry_after=retry_after(resp) if retryable else None,
+    )

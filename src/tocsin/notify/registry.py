@@ -1,0 +1,111 @@
+"""Integration kinds by name, and building a receiver's integrations.
+
+Each kind lives in its own module with a `build(config, deps, where)`
+function; modules load on first use so that a process that never sends
+through Apprise never imports it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from tocsin.errors import ConfigError, ConfigProblem
+from tocsin.notify.deps import IntegrationDeps
+from tocsin.notify.types import Integration
+
+
+class Builder(Protocol):
+    def __call__(self, data: Any, deps: IntegrationDeps, where: str) -> Integration: ...
+
+
+# kind -> module. The receiver key is f"{kind}_configs", as in Alertmanager.
+KINDS: dict[str, str] = {
+    "webhook": "tocsin.notify.webhook",
+    "slack": "tocsin.notify.slack",
+    "msteams": "tocsin.notify.msteams",
+    "msteamsv2": "tocsin.notify.msteams",
+    "email": "tocsin.notify.email",
+    "pagerduty": "tocsin.notify.pagerduty",
+    "opsgenie": "tocsin.notify.opsgenie",
+    "apprise": "tocsin.notify.apprise",
+}
+
+# Alertmanager receiver kinds tocsin does not implement natively.
+UNSUPPORTED: frozenset[str] = frozenset(
+    {
+        "discord", "jira", "pushover", "rocketchat", "sns", "telegram", "victorops",
+        "webex", "wechat", "incidentio",
+    }
+)  # fmt: skip
+
+
+def kinds() -> list[str]:
+    return sorted(KINDS)
+
+
+def builder(kind: str) -> Builder:
+    try:
+        module = KINDS[kind]
+    except KeyError:
+        raise KeyError(f"unknown integration kind {kind!r}; known: {', '.join(kinds())}") from None
+    build: Builder = importlib.import_module(module).build
+    return build
+
+
+def build_integration(
+    kind: str, config: Mapping[str, Any], deps: IntegrationDeps, where: str = ""
+) -> Integration:
+    integration = builder(kind)(config, deps, where or f"{kind}_configs")
+    return integration
+
+
+def check_receiver_kinds(receiver: Mapping[str, Any], file: str = "") -> None:
+    """Reject `*_configs` keys tocsin cannot deliver, naming the receiver."""
+    name = receiver.get("name", "?")
+    problems = []
+    for key in receiver:
+        if key == "name":
+            continue
+        kind = key.removesuffix("_configs")
+        if kind in KINDS and key.endswith("_configs"):
+            continue
+        hint = " (an apprise_configs URL may cover it)" if kind in UNSUPPORTED else ""
+        problems.append(
+            ConfigProblem(
+                file or f"receiver {name!r}",
+                None,
+                key,
+                f"receiver {name!r}: {key} is not supported by tocsin{hint}",
+            )
+        )
+    if problems:
+        raise ConfigError(problems)
+
+
+def build_receiver(
+    receiver: Mapping[str, Any], deps: IntegrationDeps, file: str = ""
+) -> dict[str, Integration]:
+    """All integrations of an Alertmanager-shaped receiver mapping.
+
+    Keys of the result name each integration like Alertmanager does
+    (`slack[0]`, `webhook[1]`); they are what DeliveryAttempt.integration holds.
+    """
+    check_receiver_kinds(receiver, file)
+    name = receiver.get("name", "?")
+    out: dict[str, Integration] = {}
+    problems: list[ConfigProblem] = []
+    for key, configs in receiver.items():
+        if key == "name" or configs is None:
+            continue
+        kind = key.removesuffix("_configs")
+        for i, config in enumerate(configs):
+            where = f"receiver {name!r} {key}[{i}]"
+            try:
+                out[f"{kind}[{i}]"] = build_integration(kind, config, deps, where)
+            except ConfigError as e:
+                problems.extend(e.problems)
+    if problems:
+        raise ConfigError(problems)
+    return out

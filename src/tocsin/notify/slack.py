@@ -1,0 +1,303 @@
+"""Slack: incoming webhooks and bot tokens (chat.postMessage), Block Kit.
+
+With a bot token the first message of a group starts a thread; later
+notifications for the same group (new alerts, acknowledgement, resolution)
+are posted in that thread, and the resolution also recolours the parent.
+Incoming webhooks cannot thread (Slack returns no message id), so each
+notification is a new message there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from tocsin.notify.deps import IntegrationDeps
+from tocsin.notify.fields import parse_config, problem, read_secret, render_text, truncate
+from tocsin.notify.http import check_status, make_client, retry_after, send
+from tocsin.notify.types import (
+    DeliveryFailure,
+    DeliveryResult,
+    KeyValueStore,
+    Notification,
+    Render,
+    group_hash,
+)
+
+log = logging.getLogger(__name__)
+
+POST_MESSAGE_URL = "https://slack.com/api/chat.postMessage"
+THREAD_TTL = 30 * 24 * 3600.0
+SECTION_LIMIT = 3000
+FIELD_LIMIT = 2000
+FIELDS_PER_SECTION = 10
+BUTTON_TEXT_LIMIT = 75
+# Web API errors that may pass on a later try; all others are permanent.
+RETRYABLE_ERRORS = frozenset(
+    {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
+     "request_timeout"}
+)  # fmt: skip
+STALE_THREAD_ERRORS = frozenset({"thread_not_found", "message_not_found"})
+
+
+@dataclass(slots=True)
+class SlackConfig:
+    """slack_configs fields; defaults are Alertmanager's."""
+
+    api_url: str | None = None
+    api_url_file: str | None = None
+    app_token: str | None = None
+    app_token_file: str | None = None
+    app_url: str | None = None
+    channel: str = ""
+    username: str = '{{ template "slack.default.username" . }}'
+    color: str = '{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}'
+    title: str = '{{ template "slack.default.title" . }}'
+    title_link: str = '{{ template "slack.default.titlelink" . }}'
+    pretext: str = '{{ template "slack.default.pretext" . }}'
+    text: str = '{{ template "slack.default.text" . }}'
+    fields: list[dict[str, Any]] = field(default_factory=list)
+    short_fields: bool = False
+    footer: str = '{{ template "slack.default.footer" . }}'
+    fallback: str = '{{ template "slack.default.fallback" . }}'
+    callback_id: str = '{{ template "slack.default.callbackid" . }}'
+    icon_emoji: str = '{{ template "slack.default.iconemoji" . }}'
+    icon_url: str = '{{ template "slack.default.iconurl" . }}'
+    image_url: str = ""
+    thumb_url: str = ""
+    link_names: bool = False
+    mrkdwn_in: list[str] = field(default_factory=lambda: ["fallback", "pretext", "text"])
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    message_text: str = ""
+    send_resolved: bool = False
+    http_config: dict[str, Any] = field(default_factory=dict)
+    timeout: float = 0.0
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _section(text: str) -> dict[str, Any]:
+    body, _ = truncate(text, SECTION_LIMIT)
+    return {"type": "section", "text": {"type": "mrkdwn", "text": body}}
+
+
+class SlackMessage:
+    """Renders one notification into a chat.postMessage / webhook body."""
+
+    def __init__(self, config: SlackConfig, render: Render) -> None:
+        self.c = config
+        self.render = render
+
+    def _r(self, text: str, n: Notification, name: str) -> str:
+        return render_text(self.render, text, n, "slack", name).strip()
+
+    def build(self, n: Notification) -> dict[str, Any]:
+        c = self.c
+        title = self._r(c.title, n, "title")
+        link = self._r(c.title_link, n, "title_link")
+        fallback = self._r(c.fallback, n, "fallback") or title or n.status
+        blocks: list[dict[str, Any]] = []
+        if pretext := self._r(c.pretext, n, "pretext"):
+            blocks.append(_section(pretext))
+        if title:
+            heading = f"*<{link}|{_escape(title)}>*" if link else f"*{_escape(title)}*"
+            blocks.append(_section(heading))
+        if text := self._r(c.text, n, "text"):
+            blocks.append(_section(text))
+        blocks.extend(self._field_sections(n))
+        if n.acknowledged_by:
+            ack = f":eyes: Acknowledged by {_escape(n.acknowledged_by)}"
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": ack}]})
+        if image := self._r(c.image_url, n, "image_url"):
+            blocks.append({"type": "image", "image_url": image, "alt_text": title or "image"})
+        if buttons := self._buttons(n):
+            blocks.append({"type": "actions", "elements": buttons})
+        if footer := self._r(c.footer, n, "footer"):
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
+        status = f"{n.status.upper()} \u00b7 {len(n.firing)} firing, {len(n.resolved)} resolved"
+        attachment: dict[str, Any] = {
+            "fallback": fallback,
+            "color": self._r(c.color, n, "color"),
+            "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": status}]}],
+        }
+        if callback := self._r(c.callback_id, n, "callback_id"):
+            attachment["callback_id"] = callback
+        body: dict[str, Any] = {
+            "text": self._r(c.message_text, n, "message_text") or fallback,
+            "blocks": blocks[:50],
+            "attachments": [attachment],
+        }
+        if c.channel:
+            body["channel"] = self._r(c.channel, n, "channel")
+        if username := self._r(c.username, n, "username"):
+            body["username"] = username
+        if emoji := self._r(c.icon_emoji, n, "icon_emoji"):
+            body["icon_emoji"] = emoji
+        elif icon := self._r(c.icon_url, n, "icon_url"):
+            body["icon_url"] = icon
+        if c.link_names:
+            body["link_names"] = True
+        return body
+
+    def _field_sections(self, n: Notification) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for i, f in enumerate(self.c.fields):
+            title = self._r(str(f.get("title", "")), n, f"fields[{i}].title")
+            value = self._r(str(f.get("value", "")), n, f"fields[{i}].value")
+            if not (title or value):
+                continue
+            body, _ = truncate(f"*{_escape(title)}*\n{value}" if title else value, FIELD_LIMIT)
+            items.append({"type": "mrkdwn", "text": body})
+        return [
+            {"type": "section", "fields": items[i : i + FIELDS_PER_SECTION]}
+            for i in range(0, len(items), FIELDS_PER_SECTION)
+        ]
+
+    def _buttons(self, n: Notification) -> list[dict[str, Any]]:
+        buttons = []
+        for i, a in enumerate(self.c.actions[:25]):
+            text = self._r(str(a.get("text", "")), n, f"actions[{i}].text")
+            if not text:
+                continue
+            button: dict[str, Any] = {
+                "type": "button",
+                "text": {"type": "plain_text", "text": truncate(text, BUTTON_TEXT_LIMIT)[0]},
+                "action_id": str(a.get("name") or f"action-{i}"),
+            }
+            if url := self._r(str(a.get("url", "")), n, f"actions[{i}].url"):
+                button["url"] = url
+            if value := self._r(str(a.get("value", "")), n, f"actions[{i}].value"):
+                button["value"] = value
+            if a.get("style") in ("primary", "danger"):
+                button["style"] = a["style"]
+            buttons.append(button)
+        return buttons
+
+
+class SlackApiError(DeliveryFailure):
+    """Slack's Web API said `ok: false`; `error` is its error code."""
+
+    def __init__(self, method: str, error: str, status: int, retry_after: float | None) -> None:
+        super().__init__(
+            f"slack: {method} failed: {error}",
+            retryable=error in RETRYABLE_ERRORS,
+            status_code=status,
+            retry_after=retry_after,
+        )
+        self.error = error
+
+
+class SlackIntegration:
+    kind = "slack"
+
+    def __init__(self, config: SlackConfig, deps: IntegrationDeps, where: str) -> None:
+        webhook = bool(config.api_url or config.api_url_file)
+        bot = bool(config.app_token or config.app_token_file)
+        if webhook == bot:
+            raise problem(where, "api_url", "set exactly one of api_url(_file) or app_token(_file)")
+        if config.api_url and config.api_url_file:
+            raise problem(where, "api_url", "api_url and api_url_file are mutually exclusive")
+        if config.app_token and config.app_token_file:
+            raise problem(where, "app_token", "app_token and app_token_file are mutually exclusive")
+        if bot and not config.channel:
+            raise problem(where, "channel", "a channel is required with app_token")
+        self.config = config
+        self.bot = bot
+        self.send_resolved = config.send_resolved
+        self.timeout = config.timeout or None
+        self.message = SlackMessage(config, deps.render)
+        self.kv: KeyValueStore = deps.store
+        self._client = make_client(
+            config.http_config, transport=deps.transport, timeout=deps.http_timeout, where=where
+        )
+
+    async def notify(self, n: Notification) -> DeliveryResult:
+        body = self.message.build(n)
+        if not self.bot:
+            url = read_secret(self.config.api_url, self.config.api_url_file, "slack", "api_url")
+            resp = await send(self._client, "POST", url, "slack", json=body)
+            check_status(resp, "slack")
+            return DeliveryResult(status_code=resp.status_code)
+        return await self._notify_bot(n, body)
+
+    def _thread_key(self, n: Notification, channel: str) -> str:
+        return f"slack:thread:{n.receiver}:{channel}:{group_hash(n.group_key)}"
+
+    async def _notify_bot(self, n: Notification, body: dict[str, Any]) -> DeliveryResult:
+        key = self._thread_key(n, body["channel"])
+        stored = await self.kv.get(key)
+        thread = json.loads(stored) if stored else None
+        if thread:
+            reply = {**body, "channel": thread["channel"], "thread_ts": thread["ts"]}
+            try:
+                data, code = await self._call("chat.postMessage", reply)
+            except DeliveryFailure as e:
+                if not (isinstance(e, SlackApiError) and e.error in STALE_THREAD_ERRORS):
+                    raise
+                await self.kv.delete(key)
+                thread = None
+        if not thread:
+            data, code = await self._call("chat.postMessage", body)
+            thread = {"channel": data.get("channel") or body["channel"], "ts": data["ts"]}
+            if n.status == "firing":
+                await self.kv.set(key, json.dumps(thread), ttl=THREAD_TTL)
+            return DeliveryResult(status_code=code, detail=f"ts={data['ts']}")
+        detail = f"thread_ts={thread['ts']}"
+        if n.status == "resolved":
+            await self.kv.delete(key)
+            parent = {**body, "channel": thread["channel"], "ts": thread["ts"]}
+            try:
+                await self._call("chat.update", parent)
+            except DeliveryFailure as e:
+                # The resolve itself is in the thread; a stale parent is cosmetic.
+                log.warning("slack: could not mark thread parent resolved: %s", e)
+                detail += f"; parent not updated: {e}"
+        return DeliveryResult(status_code=code, detail=detail)
+
+    def _method_url(self, method: str) -> str:
+        base = self.config.app_url or POST_MESSAGE_URL
+        return base.rsplit("/", 1)[0] + "/" + method
+
+    async def _call(self, method: str, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        token = read_secret(self.config.app_token, self.config.app_token_file, "slack", "app_token")
+        resp = await send(
+            self._client,
+            "POST",
+            self._method_url(method),
+            "slack",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        check_status(resp, "slack")
+        return self._check_api(resp, method), resp.status_code
+
+    @staticmethod
+    def _check_api(resp: httpx.Response, method: str) -> dict[str, Any]:
+        try:
+            data = resp.json()
+        except ValueError:
+            raise DeliveryFailure(
+                f"slack: {method} answered with non-JSON body", retryable=True,
+                status_code=resp.status_code,
+            ) from None  # fmt: skip
+        if not isinstance(data, dict) or "ok" not in data:
+            raise DeliveryFailure(f"slack: {method} answer has no 'ok'", retryable=True)
+        if data["ok"] is not True:
+            error = str(data.get("error", "unknown_error"))
+            raise SlackApiError(method, error, resp.status_code, retry_after(resp))
+        if method == "chat.postMessage" and not data.get("ts"):
+            raise DeliveryFailure("slack: chat.postMessage answer has no ts", retryable=False)
+        return data
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def build(data: Any, deps: IntegrationDeps, where: str = "slack_configs") -> SlackIntegration:
+    return SlackIntegration(parse_config(SlackConfig, data, where), deps, where)
