@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 from typing import Protocol
 
@@ -22,7 +22,7 @@ def is_stale(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
     return values.view(np.uint64) == STALE_NAN_BITS
 
 
-class MatchOp(str, Enum):
+class MatchOp(StrEnum):
     EQ = "="
     NE = "!="
     RE = "=~"
@@ -78,3 +78,20 @@ class Appender(Protocol):
     """What producers (detector, scraper, recording rules) write to."""
 
     def append(self, labels: Labels, t_ms: int, value: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SelectHints:
+    """Optional context for `select`, as Prometheus's storage.SelectHints.
+
+    A store may use it to answer from downsampled rollups: `range_ms == 0`
+    means an instant vector selector evaluated at `start_ms`, `start_ms +
+    step_ms`, ... up to `end_ms`; otherwise a range selector `[range_ms]`
+    wrapped in `func` (e.g. "max_over_time"). Results must stay exact.
+    """
+
+    start_ms: int
+    end_ms: int
+    step_ms: int = 0
+    range_ms: int = 0
+    func: str | None = None
