@@ -40,6 +40,14 @@ def _node_at(root: yaml.Node | None, loc: tuple[str | int, ...]) -> yaml.Node | 
     return node
 
 
+def _key_line(root: yaml.Node | None, key: object) -> int | None:
+    if isinstance(root, yaml.MappingNode):
+        for k, _ in root.value:
+            if getattr(k, "value", None) == key:
+                return _line(k)
+    return _line(root)
+
+
 def _line(node: yaml.Node | None) -> int | None:
     return node.start_mark.line + 1 if node is not None else None
 
@@ -70,7 +78,7 @@ def parse_scenario(text: str, file: str = "<scenario>") -> list[FaultSpec]:
                 [
                     ConfigProblem(
                         file,
-                        _line(_node_at(root, (unknown[0],))),
+                        _key_line(root, unknown[0]),
                         str(unknown[0]),
                         "unknown top-level key; expected 'faults' (and optional 'name', "
                         "'description')",
@@ -85,6 +93,7 @@ def parse_scenario(text: str, file: str = "<scenario>") -> list[FaultSpec]:
         )
     problems: list[ConfigProblem] = []
     specs: list[FaultSpec] = []
+    seen_ids: set[str] = set()
     for i, entry in enumerate(data):
         loc = (*prefix, i)
         if not isinstance(entry, dict):
@@ -101,10 +110,19 @@ def parse_scenario(text: str, file: str = "<scenario>") -> list[FaultSpec]:
                     ConfigProblem(file, _line(_node_at(root, full)), _field(full), err["msg"])
                 )
             continue
+        if spec.id is not None:
+            if spec.id in seen_ids:
+                full = (*loc, "id")
+                problems.append(
+                    ConfigProblem(
+                        file,
+                        _line(_node_at(root, full)),
+                        _field(full),
+                        f"duplicate fault id '{spec.id}'",
+                    )
+                )
+            seen_ids.add(spec.id)
         specs.append(spec.model_copy(update={"at": spec.at or 0.0}))
-    ids = [s.id for s in specs if s.id is not None]
-    for dup in sorted({x for x in ids if ids.count(x) > 1}):
-        problems.append(ConfigProblem(file, None, "id", f"duplicate fault id '{dup}'"))
     if problems:
         raise ConfigError(problems)
     return specs

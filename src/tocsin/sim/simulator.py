@@ -36,6 +36,7 @@ class FleetSimulator:
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self.base_url: str | None = None
+        self._closed = False
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -43,14 +44,17 @@ class FleetSimulator:
         """Listen on host:port (0 picks a free port); returns the base URL."""
         if self._runner is not None:
             raise RuntimeError("simulator already started")
-        runner = web.AppRunner(self.server.app(), access_log=None)
+        runner = web.AppRunner(self.server.app(), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port, shutdown_timeout=1.0)
+        site = web.TCPSite(runner, host, port)
         await site.start()
         self._runner = runner
         addr = runner.addresses[0]
         self.base_url = f"http://{host}:{addr[1]}"
         self._ticker = asyncio.create_task(self._tick(), name="tocsin-sim-ticker")
+        # Let the ticker reach its first clock.sleep, so a FakeClock advanced
+        # right after start() wakes it.
+        await asyncio.sleep(0)
         return self.base_url
 
     async def stop(self) -> None:
@@ -64,7 +68,9 @@ class FleetSimulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        self.engine.close(self.clock.now())
+        if not self._closed:
+            self._closed = True
+            self.engine.close(self.clock.now())
 
     async def __aenter__(self) -> FleetSimulator:
         if self._runner is None:

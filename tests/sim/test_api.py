@@ -1,0 +1,216 @@
+"""The vendor API over real HTTP on 127.0.0.1, with a FakeClock."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.sim.conftest import StartSim
+
+ZONE_KEYS = {"id", "name", "importance", "venue", "status", "volume", "latency_ms", "last_seen"}
+VENUE_KEYS = {"id", "name", "region", "timezone"}
+
+
+def next_link(link: str | None) -> str | None:
+    if link is None:
+        return None
+    m = re.fullmatch(r'<([^>]+)>; rel="next"', link)
+    assert m, link
+    return m.group(1)
+
+
+async def test_page_style_walk_follows_next_page_and_link(start_sim: StartSim) -> None:
+    h = await start_sim(venues=10, zones_per_venue=5)
+    seen: list[str] = []
+    page, url = 1, "/v1/zones?page=1&page_size=7"
+    while True:
+        reply = await h.get(url)
+        assert reply.status == 200
+        doc = reply.json()
+        assert (doc["page"], doc["page_size"], doc["total"]) == (page, 7, 50)
+        seen += [z["id"] for z in doc["zones"]]
+        link = next_link(reply.headers.get("Link"))
+        if doc["next_page"] is None:
+            assert link is None
+            break
+        assert doc["next_page"] == page + 1
+        assert link is not None
+        assert link.startswith(h.base)
+        assert f"page={page + 1}" in link
+        assert "page_size=7" in link
+        page, url = page + 1, link
+    assert page == 8
+    assert seen == [f"v{v:05d}-z{k}" for v in range(1, 11) for k in range(1, 6)]
+
+
+async def test_zone_item_shape(start_sim: StartSim) -> None:
+    h = await start_sim(venues=3)
+    zone = (await h.json("/v1/zones?page_size=1"))["zones"][0]
+    assert set(zone) >= ZONE_KEYS
+    assert set(zone["venue"]) >= VENUE_KEYS
+    assert zone["id"] == "v00001-z1"
+    assert (zone["name"], zone["importance"]) == ("Lobby", "critical")
+    assert zone["status"] == "online"
+    assert 0 <= zone["volume"] <= 100
+    assert isinstance(zone["latency_ms"], float)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", zone["last_seen"])
+
+
+async def test_default_page_size_and_past_the_end(start_sim: StartSim) -> None:
+    h = await start_sim(venues=30)
+    doc = await h.json("/v1/zones")
+    assert (len(doc["zones"]), doc["page_size"], doc["next_page"]) == (100, 100, 2)
+    last = await h.get("/v1/zones?page=2&page_size=100")
+    assert last.json()["next_page"] is None
+    assert "Link" not in last.headers
+    beyond = await h.json("/v1/zones?page=9&page_size=100")
+    assert beyond["zones"] == []
+    assert beyond["next_page"] is None
+
+
+async def test_cursor_style_walk(start_sim: StartSim) -> None:
+    h = await start_sim(venues=10, zones_per_venue=5)
+    seen: list[str] = []
+    url = "/v1/zones?limit=12"
+    calls = 0
+    while url:
+        doc = await h.json(url)
+        calls += 1
+        assert set(doc) >= {"zones", "next_cursor"}
+        seen += [z["id"] for z in doc["zones"]]
+        url = f"/v1/zones?cursor={doc['next_cursor']}&limit=12" if doc["next_cursor"] else ""
+    assert calls == 5
+    assert seen == [f"v{v:05d}-z{k}" for v in range(1, 11) for k in range(1, 6)]
+
+
+async def test_largest_page(start_sim: StartSim) -> None:
+    h = await start_sim(venues=120, zones_per_venue=5)
+    doc = await h.json("/v1/zones?page=1&page_size=500")
+    assert len(doc["zones"]) == 500
+    assert doc["next_page"] == 2
+    assert len((await h.json("/v1/zones?limit=500"))["zones"]) == 500
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("page_size=501", "page_size must be between 1 and 500"),
+        ("page=0", "page must be between"),
+        ("page=x", "page must be an integer"),
+        ("limit=0", "limit must be between"),
+        ("cursor=garbage&limit=5", "invalid cursor"),
+        ("page=1&limit=5", "either page/page_size or cursor/limit"),
+    ],
+)
+async def test_bad_list_parameters_are_400(start_sim: StartSim, query: str, message: str) -> None:
+    h = await start_sim()
+    reply = await h.get(f"/v1/zones?{query}")
+    assert reply.status == 400
+    assert reply.json()["error"] == "bad_request"
+    assert message in reply.json()["message"]
+
+
+async def test_per_venue_and_per_zone(start_sim: StartSim) -> None:
+    h = await start_sim(venues=4, zones_per_venue=3)
+    doc = await h.json("/v1/venues/v00002/zones")
+    assert doc["venue"]["id"] == "v00002"
+    assert [z["id"] for z in doc["zones"]] == ["v00002-z1", "v00002-z2", "v00002-z3"]
+    assert all(z["venue"] == doc["venue"] for z in doc["zones"])
+    zone = await h.json("/v1/zones/v00002-z3")
+    assert zone == doc["zones"][2]
+    assert (await h.json("/v1/venues/v00002")) == doc["venue"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/zones/v00009-z1", "/v1/zones/nope", "/v1/venues/v00009/zones", "/v1/venues/x"]
+)
+async def test_unknown_ids_are_404_json(start_sim: StartSim, path: str) -> None:
+    h = await start_sim(venues=4)
+    reply = await h.get(path)
+    assert reply.status == 404
+    assert reply.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/zones?page=2&page_size=10", "/v1/zones?limit=5", "/v1/zones/v00001-z2",
+             "/v1/venues/v00001/zones", "/v1/venues/v00001"],
+)  # fmt: skip
+async def test_etag_and_if_none_match(start_sim: StartSim, path: str) -> None:
+    h = await start_sim(venues=4)
+    first = await h.get(path)
+    etag = first.headers["ETag"]
+    assert re.fullmatch(r'"[0-9a-f]+"', etag)
+    for header in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        again = await h.get(path, {"If-None-Match": header})
+        assert again.status == 304, header
+        assert again.body == b""
+        assert again.headers["ETag"] == etag
+    other = await h.get(path, {"If-None-Match": '"not-it"'})
+    assert other.status == 200
+    assert other.body == first.body
+
+
+async def test_etag_changes_when_status_or_heartbeat_changes(start_sim: StartSim) -> None:
+    h = await start_sim(venues=4, heartbeat_interval=60)
+    path = "/v1/zones?page=1&page_size=5"
+    etag = (await h.get(path)).headers["ETag"]
+    h.sim.add_fault(kind="zone_outage", zones=["v00001-z2"])
+    changed = await h.get(path, {"If-None-Match": etag})
+    assert changed.status == 200
+    assert changed.json()["zones"][1]["status"] == "offline"
+    etag2 = changed.headers["ETag"]
+    assert etag2 != etag
+    await h.clock.advance(60)  # a new heartbeat slot moves online zones' last_seen
+    later = await h.get(path, {"If-None-Match": etag2})
+    assert later.status == 200
+    assert later.json()["zones"][0]["last_seen"] != changed.json()["zones"][0]["last_seen"]
+    assert later.json()["zones"][1]["last_seen"] == changed.json()["zones"][1]["last_seen"]
+
+
+async def test_page_cache_serves_repeat_requests(start_sim: StartSim) -> None:
+    h = await start_sim(venues=4)
+    a = await h.get("/v1/zones?page=1&page_size=10")
+    b = await h.get("/v1/zones?page=1&page_size=10")
+    assert a.body == b.body
+    assert h.sim.stats()["page_cache"] == {"hits": 1, "misses": 1}
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"X-API-Key": "wrong"}, 401),
+        ({"Authorization": "Bearer wrong"}, 401),
+        ({"Authorization": "Basic s3cret"}, 401),
+        ({"X-API-Key": "s3cret"}, 200),
+        ({"Authorization": "Bearer s3cret"}, 200),
+        ({"Authorization": "bearer s3cret"}, 200),
+    ],
+)
+async def test_api_key_auth(start_sim: StartSim, headers: dict[str, str], status: int) -> None:
+    h = await start_sim(api_key="s3cret")
+    for path in ("/v1/zones", "/v1/zones/v00001-z1", "/v1/venues/v00001/zones"):
+        reply = await h.get(path, headers)
+        assert reply.status == status
+        if status == 401:
+            assert reply.json()["error"] == "unauthorized"
+    assert (await h.get("/admin/stats")).status == 200
+
+
+async def test_budget_answers_429_with_retry_after_until_refilled(start_sim: StartSim) -> None:
+    h = await start_sim(budget_per_minute=3)
+    statuses = [(await h.get("/v1/zones/v00001-z1")).status for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    over = await h.get("/v1/zones/v00001-z1")
+    assert over.status == 429
+    assert over.headers["Retry-After"] == "20"  # 3/min: one token every 20 s
+    assert over.json()["error"] == "rate_limited"
+    await h.clock.advance(19)
+    assert (await h.get("/v1/zones")).status == 429
+    await h.clock.advance(1)
+    assert (await h.get("/v1/zones")).status == 200
+    assert (await h.get("/admin/truth")).status == 200  # admin calls are not budgeted
+    stats = h.sim.stats()
+    assert stats["rejected_budget"] == 2
+    assert stats["by_status"] == {"200": 4, "429": 2}
