@@ -78,7 +78,7 @@ class Vendor:
         if kind == "malformed":
             return web.Response(body=b"{not json", content_type="application/json")
         if kind == "slow":
-            await asyncio.sleep(2)
+            await asyncio.sleep(0.5)
             return None
         if kind == "html":
             return web.Response(text="<html>maintenance</html>", content_type="text/html")
