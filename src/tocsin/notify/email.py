@@ -96,7 +96,7 @@ class EmailIntegration:
         self.hostname = deps.hostname
         self.send_resolved = config.send_resolved
         self.timeout = config.timeout or None
-        self.tls = tls_context(config.tls_config, where) or ssl.create_default_context()
+        self.tls = tls_context(config.tls_config, where)
         self.server_name = config.tls_config.get("server_name") or self.host
 
     def _r(self, text: str, n: Notification, name: str) -> str:

@@ -9,6 +9,7 @@ webhook URLs (Slack, Teams) carry their secret in the path.
 from __future__ import annotations
 
 import email.utils
+import functools
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -31,25 +32,29 @@ _KNOWN_HTTP_CONFIG = {
 }
 
 
-def _tls_context(tls: Mapping[str, Any], where: str) -> ssl.SSLContext | bool:
+@functools.cache
+def default_tls() -> ssl.SSLContext:
+    """One verifying context per process: building one costs tens of ms."""
+    return ssl.create_default_context()
+
+
+def tls_context(tls: Mapping[str, Any] | None, where: str) -> ssl.SSLContext:
+    """An SSLContext from an Alertmanager `tls_config` (the default when unset)."""
     if not tls:
-        return True
+        return default_tls()
     unknown = set(tls) - {"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"}
     if unknown:
         raise problem(where, "tls_config", f"unknown field(s): {', '.join(sorted(unknown))}")
-    ctx = ssl.create_default_context(cafile=tls.get("ca_file") or None)
-    if tls.get("cert_file"):
-        ctx.load_cert_chain(tls["cert_file"], tls.get("key_file") or None)
+    try:
+        ctx = ssl.create_default_context(cafile=tls.get("ca_file") or None)
+        if tls.get("cert_file"):
+            ctx.load_cert_chain(tls["cert_file"], tls.get("key_file") or None)
+    except (OSError, ssl.SSLError) as e:
+        raise problem(where, "tls_config", f"cannot load certificates: {e}") from e
     if tls.get("insecure_skip_verify"):
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
-
-
-def tls_context(tls: Mapping[str, Any] | None, where: str) -> ssl.SSLContext | None:
-    """An SSLContext from an Alertmanager `tls_config`, None when unset."""
-    ctx = _tls_context(tls or {}, where)
-    return ctx if isinstance(ctx, ssl.SSLContext) else None
 
 
 def make_client(
@@ -79,7 +84,7 @@ def make_client(
     if cfg.get("bearer_token") or cfg.get("bearer_token_file"):
         token = read_secret(cfg.get("bearer_token"), cfg.get("bearer_token_file"), where, "bearer")
         headers["Authorization"] = f"Bearer {token}"
-    verify = _tls_context(cfg.get("tls_config") or {}, where)
+    verify = tls_context(cfg.get("tls_config"), where)
     return httpx.AsyncClient(
         transport=transport,
         timeout=timeout,

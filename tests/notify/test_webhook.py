@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.support import free_port
+from tocsin.errors import ConfigError, DeliveryError
+from tocsin.notify import webhook
+from tocsin.notify.deps import IntegrationDeps
+from tocsin.notify.timefmt import ZERO_TIME, rfc3339
+from tocsin.notify.types import DeliveryFailure
+
+from .fakes import FakeWebhook, check_webhook_v4
+from .support import alert, notification
+
+
+@pytest.mark.parametrize(
+    ("t", "want"),
+    [
+        (None, ZERO_TIME),
+        (0.0, "1970-01-01T00:00:00Z"),
+        (1_700_000_000.0, "2023-11-14T22:13:20Z"),
+        (1_700_000_000.5, "2023-11-14T22:13:20.5Z"),
+        (1_700_000_000.123456, "2023-11-14T22:13:20.123456Z"),
+    ],
+)
+def test_rfc3339_matches_go_time_json(t: float | None, want: str) -> None:
+    assert rfc3339(t) == want
+
+
+def test_payload_is_version_4_with_zero_end_for_firing() -> None:
+    n = notification(alert(zone="a"), alert(zone="b", status="resolved"))
+    body = webhook.webhook_payload(n)
+    assert check_webhook_v4(body) == []
+    assert body["version"] == "4"
+    assert body["status"] == "firing"
+    assert body["groupKey"] == n.group_key
+    assert [a["endsAt"] for a in body["alerts"]] == [ZERO_TIME, "2023-11-14T22:23:20Z"]
+    assert body["alerts"][0]["startsAt"] == "2023-11-14T22:13:20.5Z"
+    assert body["truncatedAlerts"] == 0
+
+
+@pytest.mark.parametrize(
+    ("count", "max_alerts", "upstream", "sent", "truncated"),
+    [(5, 0, 0, 5, 0), (5, 2, 0, 2, 3), (5, 5, 0, 5, 0), (5, 2, 4, 2, 7), (1, 3, 0, 1, 0)],
+)
+def test_max_alerts_truncates_and_counts(
+    count: int, max_alerts: int, upstream: int, sent: int, truncated: int
+) -> None:
+    n = notification(*(alert(zone=f"z{i}") for i in range(count)), truncated=upstream)
+    body = webhook.webhook_payload(n, max_alerts)
+    assert len(body["alerts"]) == sent
+    assert body["truncatedAlerts"] == truncated
+    assert [a["labels"]["zone"] for a in body["alerts"]] == [f"z{i}" for i in range(sent)]
+
+
+async def test_delivers_to_real_server(deps: IntegrationDeps) -> None:
+    async with FakeWebhook() as hook:
+        integ = webhook.build({"url": hook.url + "/hook", "max_alerts": 1}, deps)
+        n = notification(alert(zone="a"), alert(zone="b"))
+        result = await integ.notify(n)
+        await integ.aclose()
+    assert result.status_code == 200
+    assert hook.problems == []
+    assert hook.last.path == "/hook"
+    assert hook.last.headers["Content-Type"] == "application/json"
+    assert hook.last.json["truncatedAlerts"] == 1
+    assert hook.last.json["receiver"] == "venue-it"
+
+
+@pytest.mark.parametrize(
+    ("status", "retryable", "retry_after"),
+    [(500, True, None), (503, True, 7.0), (429, True, 3.0), (400, False, None), (404, False, None)],
+)
+async def test_status_codes_decide_retryability(
+    deps: IntegrationDeps, status: int, retryable: bool, retry_after: float | None
+) -> None:
+    async with FakeWebhook() as hook:
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after else {}
+        hook.script(status, "nope", headers)
+        integ = webhook.build({"url": hook.url + "/"}, deps)
+        with pytest.raises(DeliveryFailure) as err:
+            await integ.notify(notification())
+        await integ.aclose()
+    assert err.value.retryable is retryable
+    assert err.value.status_code == status
+    assert err.value.retry_after == retry_after
+    assert f"HTTP {status}" in str(err.value)
+
+
+async def test_connection_refused_is_retryable(deps: IntegrationDeps) -> None:
+    integ = webhook.build({"url": f"http://127.0.0.1:{free_port()}/"}, deps)
+    with pytest.raises(DeliveryError) as err:
+        await integ.notify(notification())
+    await integ.aclose()
+    assert err.value.retryable
+
+
+async def test_url_file_is_read_at_send_time(deps: IntegrationDeps, tmp_path) -> None:
+    secret = tmp_path / "url"
+    async with FakeWebhook() as hook:
+        secret.write_text(hook.url + "/first\n")
+        integ = webhook.build({"url_file": str(secret)}, deps)
+        await integ.notify(notification())
+        secret.write_text(hook.url + "/rotated\n")
+        await integ.notify(notification())
+        await integ.aclose()
+    assert [r.path for r in hook.requests] == ["/first", "/rotated"]
+
+
+async def test_missing_url_file_is_permanent(deps: IntegrationDeps, tmp_path) -> None:
+    integ = webhook.build({"url_file": str(tmp_path / "absent")}, deps)
+    with pytest.raises(DeliveryError, match="cannot read url_file") as err:
+        await integ.notify(notification())
+    await integ.aclose()
+    assert not err.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "message"),
+    [
+        ({}, "url", "one of url or url_file"),
+        ({"url": "http://x", "url_file": "/f"}, "url", "mutually exclusive"),
+        ({"url": "http://x", "max_alerts": -1}, "max_alerts", "negative"),
+        ({"url": "http://x", "send_resolved": "yes"}, "send_resolved", "a boolean"),
+        ({"url": "http://x", "bogus": 1}, "bogus", "unknown field"),
+        ({"url": "http://x", "http_config": {"oauth2": {}}}, "http_config", "unsupported"),
+    ],
+)
+def test_bad_config_names_the_field(
+    deps: IntegrationDeps, config: dict, field: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        webhook.build(config, deps, "receiver 'r' webhook_configs[0]")
+    problem = err.value.problems[0]
+    assert problem.field == field
+    assert message in problem.message
+    assert "receiver 'r' webhook_configs[0]" in str(err.value)
+
+
+async def test_http_config_basic_auth_is_sent(deps: IntegrationDeps) -> None:
+    async with FakeWebhook() as hook:
+        cfg = {
+            "url": hook.url + "/",
+            "http_config": {"basic_auth": {"username": "u", "password": "p"}},
+        }
+        integ = webhook.build(cfg, deps)
+        await integ.notify(notification())
+        await integ.aclose()
+    assert hook.last.headers["Authorization"] == "Basic dTpw"
