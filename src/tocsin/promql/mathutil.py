@@ -1,0 +1,113 @@
+"""Numeric helpers that must behave exactly like Prometheus' Go code."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+
+
+def go_float(v: float) -> str:
+    """Go's strconv.FormatFloat(v, 'f', -1, 64): shortest digits, no exponent."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    text = format(Decimal(repr(v)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def quantile(q: float, values: npt.NDArray[np.float64]) -> float:
+    """Prometheus' quantile: linear interpolation between closest ranks."""
+    if len(values) == 0 or math.isnan(q):
+        return math.nan
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    # Go sorts NaN first.
+    nan = np.isnan(values)
+    xs = np.concatenate([values[nan], np.sort(values[~nan])])
+    n = len(xs)
+    rank = q * (n - 1)
+    lower = max(0, math.floor(rank))
+    upper = min(n - 1, lower + 1)
+    weight = rank - math.floor(rank)
+    return float(xs[lower] * (1 - weight) + xs[upper] * weight)
+
+
+def almost_equal(a: float, b: float, eps: float) -> bool:
+    """Prometheus' util/almost.Equal."""
+    if a == b:
+        return True
+    min_normal = 2.2250738585072014e-308
+    abs_sum = abs(a) + abs(b)
+    diff = abs(a - b)
+    if a == 0 or b == 0 or abs_sum < min_normal:
+        return diff < eps * min_normal
+    return diff / min(abs_sum, 1.7976931348623157e308) < eps
+
+
+def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
+    """Quantile from classic (upper bound, cumulative count) buckets."""
+    if math.isnan(q):
+        return math.nan
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    buckets = sorted(buckets, key=lambda b: b[0])
+    if not buckets or not math.isinf(buckets[-1][0]) or buckets[-1][0] < 0:
+        return math.nan
+    # Merge buckets with the same upper bound.
+    merged: list[list[float]] = []
+    for ub, c in buckets:
+        if merged and merged[-1][0] == ub:
+            merged[-1][1] += c
+        else:
+            merged.append([ub, c])
+    # Force monotonic counts, ignoring tiny float noise.
+    prev = merged[0][1]
+    for b in merged[1:]:
+        cur = b[1]
+        if cur == prev:
+            continue
+        if almost_equal(prev, cur, 1e-12) or cur < prev:
+            b[1] = prev
+            continue
+        prev = cur
+    if len(merged) < 2:
+        return math.nan
+    observations = merged[-1][1]
+    if observations == 0 or math.isnan(observations):
+        return math.nan
+    rank = q * observations
+    idx = len(merged) - 1
+    for i in range(len(merged) - 1):
+        if merged[i][1] >= rank:
+            idx = i
+            break
+    if idx == len(merged) - 1:
+        return merged[-2][0]
+    if idx == 0 and merged[0][0] <= 0:
+        return merged[0][0]
+    start = 0.0
+    end = merged[idx][0]
+    count = merged[idx][1]
+    if idx > 0:
+        start = merged[idx - 1][0]
+        count -= merged[idx - 1][1]
+        rank -= merged[idx - 1][1]
+    return start + (end - start) * (rank / count)
+
+
+def kahan_sum(xs: npt.NDArray[np.float64]) -> float:
+    """A sum as accurate as Prometheus' compensated one (exact, via fsum),
+    keeping IEEE semantics for infinities and NaN."""
+    if not np.isfinite(xs).all():
+        return float(np.sum(xs))
+    return math.fsum(xs.tolist())
