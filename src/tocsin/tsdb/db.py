@@ -165,6 +165,11 @@ class TSDB:
             self.apply_retention(now_ms)
             self._last_retention = now
 
+    @property
+    def series_epoch(self) -> int:
+        """Changes whenever series are removed, so cached refs must be dropped."""
+        return self.index.removals
+
     # -- appending --------------------------------------------------------------
 
     def append(self, labels: Labels, t_ms: int, value: float) -> None:

@@ -38,6 +38,7 @@ class SeriesIndex:
         self._count = 0
         self._cache: dict[tuple[LabelMatcher, ...], Refs] = {}
         self.generation = 0
+        self.removals = 0
 
     def __len__(self) -> int:
         return self._count
@@ -114,6 +115,7 @@ class SeriesIndex:
                     del values[value]
         for name in [n for n, v in self._postings.items() if not v]:
             del self._postings[name]
+        self.removals += 1
         self._touch()
 
     def _touch(self) -> None:
