@@ -22,7 +22,7 @@ _IF_STATUS = re.compile(
 def stub_render(text: str, n: Notification) -> str:
     """Enough of Alertmanager's templating to test integrations without it.
 
-    `{{ template "name" ... }}` becomes `<name:STATUS:FIRING>`, so a test sees
+    `{{ template "name" ... }}` becomes `[name:STATUS:FIRING]`, so a test sees
     which default template a field used and for what state. Anything it does
     not know raises, as a real template error would.
     """
@@ -31,7 +31,7 @@ def stub_render(text: str, n: Notification) -> str:
     def one(m: re.Match[str]) -> str:
         expr = m[1]
         if t := re.fullmatch(r'template "([^"]+)".*', expr):
-            return f"<{t[1]}:{n.status.upper()}:{len(n.firing)}>"
+            return f"[{t[1]}:{n.status.upper()}:{len(n.firing)}]"
         simple = {
             ".Status": n.status,
             ".Receiver": n.receiver,
