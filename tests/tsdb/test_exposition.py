@@ -11,7 +11,8 @@ TEXT = r"""# HELP http_requests_total The total.
 # TYPE http_requests_total counter
 http_requests_total{method="post",code="200"} 1027 1395066363000
 http_requests_total{method="post",code="400"}    3 1395066363000
-msdos_file_access_time_seconds{path="C:\\DIR\\FILE.TXT",error="Cannot find file:\n\"FILE.TXT\""} 1.458255915e9
+msdos_file_access_time_seconds{path="C:\\DIR\\FILE.TXT",error="Cannot find file:\n\"FILE.TXT\""} \
+1.458255915e9
 metric_without_timestamp_and_labels 12.47
 weird{a="x}y", b="with space"} -Inf
 nan_metric NaN
@@ -19,7 +20,7 @@ trailing_comma{a="1",} +Inf
 # TYPE rpc_duration_seconds summary
 rpc_duration_seconds{quantile="0.01"} 3102
 rpc_duration_seconds_sum 1.7560473e+07
-"""
+""".replace("\\\n", "")
 
 
 def _norm(v: float) -> object:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -21,6 +22,13 @@ zone_up{zone="z2",venue="v1"} 0
 zone_up{zone="z3",venue="v2",job="exporter-side"} 1
 build_info{version="1.2"} 1
 """
+
+
+async def _until(done: Callable[[], bool]) -> None:
+    """Wait (bounded) for real network I/O started by a clock tick to finish."""
+    async with asyncio.timeout(5):
+        while not done():  # noqa: ASYNC110 - the condition is set by another task's I/O
+            await asyncio.sleep(0.005)
 
 
 def _all(db: TSDB, name: str) -> dict[str, list[float]]:
@@ -177,11 +185,7 @@ async def test_manager_scrapes_on_the_clock_and_stale_marks_removed_targets(
         mgr.apply([cfg])
         for expected in (1, 2, 3):
             await clock.advance(0 if expected == 1 else 15)
-            async with asyncio.timeout(5):
-                while len(exp.requests) < expected:
-                    await asyncio.sleep(0.01)
-                while mgr.targets()[0].last_scrape != clock.now():
-                    await asyncio.sleep(0.01)
+            await _until(lambda: mgr.targets()[0].last_scrape == clock.now())
         assert len(exp.requests) == 3
         ups = db.select([LabelMatcher("__name__", MatchOp.EQ, "up")], 0, 2**62)
         assert ups[0].timestamps.tolist() == [
