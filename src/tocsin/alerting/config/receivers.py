@@ -340,18 +340,19 @@ class Receiver(StrictModel):
     msteams_configs: list[MSTeamsConfig] = Field(default_factory=list)
     msteamsv2_configs: list[MSTeamsV2Config] = Field(default_factory=list)
 
-    # Accepted so existing configs load; tocsin does not deliver to these.
-    discord_configs: list[dict[str, Any]] = Field(default_factory=list)
-    incidentio_configs: list[dict[str, Any]] = Field(default_factory=list)
-    jira_configs: list[dict[str, Any]] = Field(default_factory=list)
-    mattermost_configs: list[dict[str, Any]] = Field(default_factory=list)
-    pushover_configs: list[dict[str, Any]] = Field(default_factory=list)
-    rocketchat_configs: list[dict[str, Any]] = Field(default_factory=list)
-    sns_configs: list[dict[str, Any]] = Field(default_factory=list)
-    telegram_configs: list[dict[str, Any]] = Field(default_factory=list)
-    victorops_configs: list[dict[str, Any]] = Field(default_factory=list)
-    webex_configs: list[dict[str, Any]] = Field(default_factory=list)
-    wechat_configs: list[dict[str, Any]] = Field(default_factory=list)
+    # Accepted so existing configs load; tocsin does not deliver to these. Kept
+    # out of repr and dumps: their secrets are not wrapped as SecretStr.
+    discord_configs: list[dict[str, Any]] = Field(default_factory=list, repr=False, exclude=True)
+    incidentio_configs: list[dict[str, Any]] = Field(default_factory=list, repr=False, exclude=True)
+    jira_configs: list[dict[str, Any]] = Field(default_factory=list, repr=False, exclude=True)
+    mattermost_configs: list[dict[str, Any]] = Field(default_factory=list, repr=False, exclude=True)
+    pushover_configs: list[dict[str, Any]] = Field(default_factory=list, repr=False, exclude=True)
+    rocketchat_configs: list[dict[str, Any]] = Field(default_factory=list, repr=False, exclude=True)
+    sns_configs: list[dict[str, Any]] = Field(default_factory=list, repr=False, exclude=True)
+    telegram_configs: list[dict[str, Any]] = Field(default_factory=list, repr=False, exclude=True)
+    victorops_configs: list[dict[str, Any]] = Field(default_factory=list, repr=False, exclude=True)
+    webex_configs: list[dict[str, Any]] = Field(default_factory=list, repr=False, exclude=True)
+    wechat_configs: list[dict[str, Any]] = Field(default_factory=list, repr=False, exclude=True)
 
     @field_validator("name")
     @classmethod
