@@ -8,6 +8,7 @@ import pytest
 
 from tocsin.sim import FaultError, FaultSpec, SimConfig
 from tocsin.sim.engine import SimEngine
+from tocsin.sim.render import PageCache
 
 T0 = 1000.0
 
@@ -189,3 +190,20 @@ def test_stale_view_is_frozen_at_fault_start() -> None:
     assert frozen.slot_time == T0 + 10
     e.sync(T0 + 200)
     assert e.api_effects("list").view is None
+
+
+def test_page_cache_is_bounded_in_bytes_and_views() -> None:
+    cache = PageCache(max_bytes=100)
+    cache.put(("live", 1), ("p", 1), b"x" * 60)
+    cache.put(("live", 1), ("p", 2), b"y" * 30)
+    assert cache.bytes == 90
+    cache.put(("live", 1), ("p", 3), b"z" * 30)  # over budget: start afresh
+    assert cache.bytes == 30
+    assert cache.get(("live", 1), ("p", 1)) is None
+    cache.put(("stale", "s"), ("p", 1), b"s" * 10)
+    cache.put(("live", 2), ("p", 1), b"n" * 10)  # a third view evicts the oldest
+    assert cache.get(("live", 1), ("p", 3)) is None
+    assert cache.get(("stale", "s"), ("p", 1)) is not None
+    assert cache.bytes == 20
+    cache.put(("live", 2), ("p", 9), b"b" * 101)  # larger than the cache: not kept
+    assert cache.bytes == 20

@@ -125,7 +125,9 @@ class SimConfig(BaseModel):
     max_page_size: int = Field(default=500, ge=1, le=5000)
     faults: list[FaultSpec] = Field(default_factory=list)
     truth_path: Path | None = Field(default=None, description="Ground-truth JSONL output.")
-    page_cache_entries: int = Field(default=4096, ge=0)
+    page_cache_mb: float = Field(
+        default=64, ge=0, description="Memory for serialized list pages; 0 disables the cache."
+    )
 
     @property
     def zones(self) -> int:

@@ -86,7 +86,8 @@ def zone_importance(name: str) -> str:
     return "normal"
 
 
-_ZONE_IMPORTANCE_CODE = array("B", (IMPORTANCE.index(zone_importance(n)) for n in ZONE_NAMES))
+# Importance of each entry of ZONE_NAMES, by position.
+ZONE_IMPORTANCE: tuple[str, ...] = tuple(zone_importance(n) for n in ZONE_NAMES)
 
 _ZONE_ID = re.compile(r"^v(\d{5,})-z(\d+)$")
 _VENUE_ID = re.compile(r"^v(\d{5,})$")
@@ -126,6 +127,7 @@ class Fleet:
         rng = random.Random(seed)
         self.venues: list[Venue] = []
         self.venue_dicts: list[dict[str, str]] = []
+        self.venue_ids: list[str] = []
         for v in range(venues):
             region = REGION_NAMES[rng.randrange(len(REGION_NAMES))]
             tz, city = rng.choice(REGIONS[region])
@@ -139,6 +141,7 @@ class Fleet:
             )
             self.venues.append(venue)
             self.venue_dicts.append(venue.as_dict())
+            self.venue_ids.append(venue.id)
         # Per zone: index into ZONE_NAMES, volume 0-100, latency in tenths of a ms.
         self.name_code = array("B", bytes(self.size))
         self.volume = array("B", bytes(self.size))
@@ -164,7 +167,7 @@ class Fleet:
         return ZONE_NAMES[self.name_code[i]]
 
     def zone_importance(self, i: int) -> str:
-        return IMPORTANCE[_ZONE_IMPORTANCE_CODE[self.name_code[i]]]
+        return ZONE_IMPORTANCE[self.name_code[i]]
 
     def venue_of(self, i: int) -> int:
         return i // self.zones_per_venue

@@ -90,7 +90,7 @@ class Stats:
             "rejected_auth": self.rejected_auth,
             "rejected_budget": self.rejected_budget,
             "not_modified": self.not_modified,
-            "page_cache": {"hits": cache.hits, "misses": cache.misses},
+            "page_cache": {"hits": cache.hits, "misses": cache.misses, "bytes": cache.bytes},
         }
 
 
@@ -107,7 +107,7 @@ class SimServer:
             else None
         )
         self.renderer = ZoneRenderer(engine.fleet)
-        self.cache = PageCache(config.page_cache_entries)
+        self.cache = PageCache(int(config.page_cache_mb * 1024 * 1024))
         self.stats = Stats()
 
     def app(self) -> web.Application:
