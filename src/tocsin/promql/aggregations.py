@@ -12,7 +12,7 @@ import promql_parser as pp
 
 from tocsin.errors import QueryError
 from tocsin.promql.labels import NAME, LabelTable
-from tocsin.promql.mathutil import go_float, quantile
+from tocsin.promql.mathutil import go_float, kahan_sum, prom_avg, quantile
 from tocsin.promql.values import F64, Scalars, StepVector, Str
 
 if TYPE_CHECKING:
@@ -75,6 +75,9 @@ def evaluate(engine: Engine, node: Any, ctx: Ctx) -> StepVector:
             mean = group_sum(vals) / np.maximum(count, 1)
             dev = vals - mean[inv]
             var = group_sum(dev * dev) / np.maximum(count, 1)
+            fill = np.where(present, vals, np.nan)
+            constant = _reduce(np.fmin, fill, inv, groups) == _reduce(np.fmax, fill, inv, groups)
+            var = np.where(constant, 0.0, var)
             result = np.sqrt(var) if op == "stddev" else var
         elif op == "quantile":
             assert isinstance(param, Scalars)
@@ -114,7 +117,7 @@ def _kahan_fix(total: F64, vals: F64, present: Any, inv: Idx, groups: int) -> F6
     suspect = np.argwhere(np.abs(total) * 1e12 < mag)
     for g, s in suspect.tolist():
         members = np.flatnonzero((inv == g) & present[:, s])
-        total[g, s] = math.fsum(vals[members, s].tolist())
+        total[g, s] = kahan_sum(vals[members, s])
     return total
 
 
@@ -134,7 +137,7 @@ def _avg(vals: F64, present: Any, inv: Idx, groups: int, count: Any) -> F64:
             members = np.flatnonzero((inv == g) & present[:, s])
             xs = vals[members, s]
             if np.isfinite(xs).all():
-                result[g, s] = math.fsum((xs / len(xs)).tolist())
+                result[g, s] = prom_avg(xs)
     return result
 
 
@@ -150,7 +153,7 @@ def _quantile(q: F64, vals: F64, present: Any, inv: Idx, groups: int) -> F64:
 
 def _k_of(v: float, op: str) -> int:
     if math.isnan(v):
-        raise QueryError(f"Parameter value is NaN for {op}", kind="execution")
+        raise QueryError("Parameter value is NaN", kind="execution")
     if v >= 2**63 or v < -(2**63):
         raise QueryError(f"Scalar value {go_float(v)} overflows int64", kind="execution")
     return int(v)
@@ -169,6 +172,12 @@ def _select_k(
     op: str, v: StepVector, param: F64, by: list[str] | None, without: bool
 ) -> StepVector:
     steps = v.values.shape[1]
+    for s in range(steps):
+        if op == "limit_ratio":
+            if math.isnan(param[s]):
+                raise QueryError("Ratio value is NaN", kind="execution")
+        else:
+            _k_of(float(param[s]), op)
     if v.n == 0:
         return StepVector.empty(steps)
     _, inv, _ = _groups(v.labels, by, without)

@@ -130,6 +130,10 @@ def _set_op(op: str, lhs: StepVector, rhs: StepVector, mod: Any) -> StepVector:
     on, names = _matching(mod)
     steps = lhs.values.shape[1]
     if op == "or":
+        if lhs.n == 0:
+            return rhs.compact()
+        if rhs.n == 0:
+            return lhs
         inv_r, inv_l, r_to_l, n_l = _match_groups(rhs.labels, lhs.labels, on, names)
         lhs_any = _any_per_group(lhs.present, inv_l, n_l)
         g = r_to_l[inv_r]

@@ -266,8 +266,11 @@ def _sort_by_label(v: StepVector, names: list[str], desc: bool, steps: int) -> S
     if steps != 1 or v.n < 2:
         return v
     rows = v.labels.rows()
-    order = sorted(range(v.n), key=lambda i: sorted(rows[i].items()))
-    order.sort(key=lambda i: [_natural_key(rows[i].get(n, "")) for n in names], reverse=desc)
+    order = sorted(
+        range(v.n),
+        key=lambda i: ([_natural_key(rows[i].get(n, "")) for n in names], sorted(rows[i].items())),
+        reverse=desc,
+    )
     return v.take(np.array(order, dtype=np.intp))
 
 

@@ -105,9 +105,56 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
     return start + (end - start) * (rank / count)
 
 
+def kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:
+    """One step of Prometheus' Kahan-Neumaier summation."""
+    t = total + inc
+    if math.isinf(t):
+        c = 0.0
+    elif abs(total) >= abs(inc):
+        c += (total - t) + inc
+    else:
+        c += (inc - t) + total
+    return t, c
+
+
 def kahan_sum(xs: npt.NDArray[np.float64]) -> float:
-    """A sum as accurate as Prometheus' compensated one (exact, via fsum),
-    keeping IEEE semantics for infinities and NaN."""
-    if not np.isfinite(xs).all():
-        return float(np.sum(xs))
-    return math.fsum(xs.tolist())
+    """Sum exactly as Prometheus does (compensated, same rounding)."""
+    total, c = 0.0, 0.0
+    for x in xs.tolist():
+        total, c = kahan_inc(x, total, c)
+    return total + c
+
+
+def prom_avg(xs: npt.NDArray[np.float64]) -> float:
+    """Mean as Prometheus computes it: compensated sum, switching to an
+    incremental mean when the sum would overflow."""
+    total, c, mean = 0.0, 0.0, 0.0
+    incremental = False
+    count = 0.0
+    for i, x in enumerate(xs.tolist()):
+        count = float(i + 1)
+        if not incremental:
+            new_total, new_c = kahan_inc(x, total, c)
+            if not math.isinf(new_total):
+                total, c = new_total, new_c
+                continue
+            incremental = True
+            mean = total / (count - 1)
+            c /= count - 1
+        q = (count - 1) / count
+        mean, c = kahan_inc(x / count, q * mean, q * c)
+    if incremental:
+        return mean + c
+    return (total + c) / count if count else math.nan
+
+
+def prom_stdvar(xs: npt.NDArray[np.float64]) -> float:
+    """Population variance as Prometheus computes it (Welford, compensated)."""
+    count = 0.0
+    mean, c_mean, aux, c_aux = 0.0, 0.0, 0.0, 0.0
+    for x in xs.tolist():
+        count += 1
+        delta = x - (mean + c_mean)
+        mean, c_mean = kahan_inc(delta / count, mean, c_mean)
+        aux, c_aux = kahan_inc(delta * (x - (mean + c_mean)), aux, c_aux)
+    return (aux + c_aux) / count if count else math.nan

@@ -116,14 +116,22 @@ def _split_value_tokens(text: str) -> list[str]:
             i += 1
             continue
         if text.startswith("{{", i):
-            j = text.find("}}", i)
-            if j < 0:
+            depth, j = 0, i
+            while j < len(text):
+                if text.startswith("{{", j):
+                    depth += 1
+                    j += 2
+                elif text.startswith("}}", j):
+                    depth -= 1
+                    j += 2
+                elif depth == 0 and text[j].isspace():
+                    break
+                else:
+                    j += 1
+            if depth:
                 raise ScriptError("unterminated native histogram literal")
-            end = j + 2
-            while end < len(text) and not text[end].isspace():
-                end += 1
-            tokens.append(text[i:end])
-            i = end
+            tokens.append(text[i:j])
+            i = j
             continue
         j = i
         while j < len(text) and not text[j].isspace():
@@ -252,7 +260,7 @@ class Runner:
                 continue
             body_start = i + 1
             j = body_start
-            while j < n and lines[j].strip() and not lines[j].strip().startswith("#"):
+            while j < n and raw != "clear" and _is_body(lines[j].strip()):
                 j += 1
             body = [(k + 1, lines[k].strip()) for k in range(body_start, j)]
             if raw == "clear":
@@ -470,6 +478,13 @@ class Runner:
                 if not _feq(v, have[t]):
                     return f"{_fmt_key(key)} at {t / 1000}s: expected {v}, got {have[t]}"
         return None
+
+
+_COMMAND = re.compile(r"^(load|load_with_nhcb|clear|eval|eval_fail|eval_warn|eval_info|eval_ordered)(\s|$)")
+
+
+def _is_body(line: str) -> bool:
+    return bool(line) and not line.startswith("#") and not _COMMAND.match(line)
 
 
 def _is_number(tok: str) -> bool:

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tocsin.errors import QueryError
-from tocsin.promql.mathutil import go_float, kahan_sum, quantile
+from tocsin.promql.mathutil import go_float, kahan_sum, prom_avg, prom_stdvar, quantile
 from tocsin.promql.values import F64, I64, RangeVector
 
 Bools = npt.NDArray[np.bool_]
@@ -84,10 +84,13 @@ def apply(name: str, rv: RangeVector, params: list[F64], step_times: I64) -> tup
             suspect = present & np.isfinite(mag) & ((np.abs(total) * 1e12 < mag) | ~np.isfinite(total))
             for i, j in np.argwhere(suspect).tolist():
                 xs = rv.vals[lo[i, j] : hi[i, j]]
-                total[i, j] = kahan_sum(xs) if name == "sum_over_time" else kahan_sum(xs / len(xs)) * len(xs)
+                total[i, j] = kahan_sum(xs) if name == "sum_over_time" else prom_avg(xs) * len(xs)
             if name == "sum_over_time":
                 return total, present
-            return total / np.maximum(count, 1), present
+            avg = total / np.maximum(count, 1)
+            for i, j in np.argwhere(suspect).tolist():
+                avg[i, j] = prom_avg(rv.vals[lo[i, j] : hi[i, j]])
+            return avg, present
     kernel, needs = _KERNELS[name]
     out = np.full(lo.shape, np.nan)
     ok = np.zeros(lo.shape, dtype=bool)
@@ -184,11 +187,7 @@ def _resets(ts: I64, vs: F64, rv: RangeVector, j: int, p: list[float], st: int) 
 
 
 def _stdvar(ts: I64, vs: F64, rv: RangeVector, j: int, p: list[float], st: int) -> float | None:
-    if not np.isfinite(vs).all():
-        return math.nan
-    mean = kahan_sum(vs) / len(vs)
-    d = vs - mean
-    return kahan_sum(d * d) / len(vs)
+    return prom_stdvar(vs)
 
 
 def _stddev(ts: I64, vs: F64, rv: RangeVector, j: int, p: list[float], st: int) -> float | None:
@@ -201,6 +200,8 @@ def _quantile_ot(ts: I64, vs: F64, rv: RangeVector, j: int, p: list[float], st: 
 
 
 def _mad(ts: I64, vs: F64, rv: RangeVector, j: int, p: list[float], st: int) -> float | None:
+    if np.isnan(vs).any():
+        return math.nan
     med = quantile(0.5, vs)
     return quantile(0.5, np.abs(vs - med))
 
