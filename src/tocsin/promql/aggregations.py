@@ -76,7 +76,8 @@ def evaluate(engine: Engine, node: Any, ctx: Ctx) -> StepVector:
             dev = vals - mean[inv]
             var = group_sum(dev * dev) / np.maximum(count, 1)
             fill = np.where(present, vals, np.nan)
-            constant = _reduce(np.fmin, fill, inv, groups) == _reduce(np.fmax, fill, inv, groups)
+            lowest = _reduce(np.fmin, fill, inv, groups)
+            constant = (lowest == _reduce(np.fmax, fill, inv, groups)) & np.isfinite(lowest)
             var = np.where(constant, 0.0, var)
             result = np.sqrt(var) if op == "stddev" else var
         elif op == "quantile":

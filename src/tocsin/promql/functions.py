@@ -371,7 +371,7 @@ def _histogram_quantile(q: F64, v: StepVector) -> StepVector:
     les = les[usable]
     if v.n == 0:
         return StepVector.empty(steps)
-    inv, first = v.labels.group(["le", NAME], without=True)
+    inv, first = v.labels.group(["le"], without=True)
     groups = len(first)
     labels = v.labels.take(first).drop(["le", NAME])
     out = np.full((groups, steps), np.nan)
@@ -383,4 +383,6 @@ def _histogram_quantile(q: F64, v: StepVector) -> StepVector:
             buckets = list(zip(les[members].tolist(), v.values[members, s].tolist(), strict=True))
             out[g, s] = bucket_quantile(float(q[s]), buckets)
             present[g, s] = True
-    return StepVector(labels, out, present, np.zeros(groups, dtype=bool))
+    result = StepVector(labels, out, present, np.zeros(groups, dtype=bool))
+    _check_dupes(result)
+    return result
