@@ -2,9 +2,40 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-test_app = typer.Typer(help="Run PromQL conformance scripts and rule unit tests.", no_args_is_help=True)
+test_app = typer.Typer(
+    help="Run PromQL conformance scripts and rule unit tests.", no_args_is_help=True
+)
+
+
+@test_app.command("promql")
+def promql(
+    files: list[Path] = typer.Argument(..., help="promqltest scripts (*.test)", exists=True),  # noqa: B008
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list skipped cases."),
+) -> None:
+    """Run PromQL scripts in Prometheus' promqltest format."""
+    from tocsin.promql.promqltest import FAILED, SKIPPED, Runner, summarize
+
+    runner = Runner()
+    totals = [0, 0, 0]
+    for path in files:
+        results = runner.run_file(path)
+        passed, failed, skipped = summarize(results)
+        totals[0] += passed
+        totals[1] += failed
+        totals[2] += skipped
+        typer.echo(f"{path}: {passed} passed, {failed} failed, {skipped} skipped")
+        for r in results:
+            if r.status == FAILED or (verbose and r.status == SKIPPED):
+                typer.echo(f"  {r.status.upper()} {r.file}:{r.line}: {r.query}")
+                for line in r.message.splitlines():
+                    typer.echo(f"    {line}")
+    typer.echo(f"{totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")
+    if totals[1]:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
