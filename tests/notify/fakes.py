@@ -700,15 +700,19 @@ class FakeOpsgenie(FakeService):
 # ---------------------------------------------------------------- Apprise json://
 
 
-class FakeAppriseJson(FakeService):
-    """The receiving end of Apprise's `json://` URLs."""
+class FakeApprise(FakeService):
+    """The receiving end of Apprise's `json://` and `form://` URLs."""
 
     def routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/{tail:.*}", self.receive)
 
     async def receive(self, request: web.Request) -> web.Response:
-        body = self.json_body(request)
+        if request.content_type.startswith("application/json"):
+            body = self.json_body(request)
+        else:
+            body = dict(await request.post())
+            self.requests[-1].json = {k: str(v) for k, v in body.items()}
         if not isinstance(body, dict) or not {"title", "message", "type"} <= set(body):
-            self.bad(f"apprise json body lacks title/message/type: {body!r}")
+            self.bad(f"apprise body lacks title/message/type: {body!r}")
             return web.Response(status=400)
         return web.Response(status=200)

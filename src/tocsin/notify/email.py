@@ -170,9 +170,12 @@ class EmailIntegration:
 
     async def _secure_and_auth(self, smtp: aiosmtplib.SMTP) -> None:
         c = self.config
+        # Extensions are only known after EHLO, and change after STARTTLS.
+        await smtp.ehlo()
         if self.port != IMPLICIT_TLS_PORT:
             if smtp.supports_extension("starttls"):
                 await smtp.starttls(tls_context=self.tls, server_hostname=self.server_name)
+                await smtp.ehlo()
             elif c.require_tls:
                 raise DeliveryFailure(
                     f"email: {self.host} does not offer STARTTLS and require_tls is true",
