@@ -7,7 +7,10 @@ from tocsin.alerting.matchers import (
     format_matcher,
     format_matchers,
     go_quote,
+    go_regex_problem,
+    go_to_python_regex,
     matches_all,
+    new_matcher,
     parse_matcher,
     parse_matchers,
     sort_matchers,
@@ -69,10 +72,19 @@ def test_parse_matcher_wants_exactly_one() -> None:
 @pytest.mark.parametrize(
     ("matcher", "value", "hit"),
     [
-        (LabelMatcher("s", RE, "foo|bar"), "foo", True),
-        (LabelMatcher("s", RE, "foo|bar"), "foobar", False),  # anchored
-        (LabelMatcher("s", RE, "foo|bar"), "xfoo", False),
-        (LabelMatcher("s", NRE, ".+"), "", True),
+        (new_matcher("s", RE, "foo|bar"), "foo", True),
+        (new_matcher("s", RE, "foo|bar"), "foobar", False),  # anchored
+        (new_matcher("s", RE, "foo|bar"), "xfoo", False),
+        (new_matcher("s", NRE, ".+"), "", True),
+        (new_matcher("s", RE, "a.b"), "a\nb", False),  # Go: '.' is not a newline
+        (new_matcher("s", RE, "(?s)a.b"), "a\nb", True),
+        (new_matcher("s", RE, "(?i)crit|warn"), "WARN", True),  # flag spans '|'
+        (new_matcher("s", RE, "x(?i)crit|warn"), "WARN", True),
+        (new_matcher("s", RE, "x(?i)crit|warn"), "XCRIT", False),
+        (new_matcher("s", RE, "x(?i)crit|warn"), "xCRIT", True),
+        (new_matcher("s", RE, "(a(?i)b)c"), "aBc", True),
+        (new_matcher("s", RE, "(a(?i)b)c"), "aBC", False),  # flag ends with its group
+        (new_matcher("s", RE, r"ab\z"), "ab", True),
         (LabelMatcher("s", NE, "x"), "", True),
         (LabelMatcher("s", EQ, ""), "", True),
     ],
@@ -96,7 +108,8 @@ def test_missing_label_is_empty_value() -> None:
 )
 def test_format_matcher_like_alertmanager(matcher: LabelMatcher, text: str) -> None:
     assert format_matcher(matcher) == text
-    assert parse_matcher(text) == matcher
+    back = parse_matcher(text)
+    assert (back.name, back.op, back.value) == (matcher.name, matcher.op, matcher.value)
 
 
 def test_sort_and_format_list() -> None:
@@ -108,3 +121,46 @@ def test_sort_and_format_list() -> None:
 
 def test_go_quote() -> None:
     assert go_quote('a"b\\c\td\x01é') == '"a\\"b\\\\c\\td\\x01é"'
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("[[:alpha:]]+", "POSIX"),
+        (r"\pL", "escape"),
+        ("(?=a)b", "lookaround"),
+        ("(?<!a)b", "lookaround"),
+        (r"(a)\1", "backreference"),
+        ("(?U)a+", "ungreedy"),
+        ("(?x)a b", "flags"),
+    ],
+)
+def test_go_only_or_python_only_regex_syntax_is_refused(pattern: str, problem: str) -> None:
+    assert problem in (go_regex_problem(pattern) or "")
+    with pytest.raises(MatcherError, match=problem):
+        new_matcher("a", RE, pattern)
+
+
+@pytest.mark.parametrize(
+    ("go", "python"),
+    [
+        ("(?i)foo", "(?i:foo)"),
+        ("(?i)a|b", "(?i:a)|(?i:b)"),
+        ("x(?i-s)y", "x(?i-s:y)"),
+        ("(a(?i)b)c", "(a(?i:b))c"),
+        (r"a\z", r"a\Z"),
+        ("[(?i)]", "[(?i)]"),
+        ("(?i:x)", "(?i:x)"),
+    ],
+)
+def test_go_to_python_regex(go: str, python: str) -> None:
+    assert go_to_python_regex(go) == python
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"[]a]", r"[^]a]", r"\d+\.\d+", "(?i)foo", "(?i:foo)", "(?P<n>x)", r"\[:alpha:\]", "[a-z]"],
+)
+def test_shared_regex_syntax_is_accepted(pattern: str) -> None:
+    assert go_regex_problem(pattern) is None
+    new_matcher("a", RE, pattern)
