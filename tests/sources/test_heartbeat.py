@@ -77,3 +77,15 @@ async def test_unknown_heartbeat_target(clock: FakeClock) -> None:
     assert obs.up is None
     assert s.estimate_calls_per_hour() == 0
     assert not s.supports_recheck
+
+
+async def test_snapshot_and_restore_survive_a_restart(clock: FakeClock) -> None:
+    before = source(clock)
+    before.ping("backup", clock.now() - 100)
+    saved = before.snapshot()
+    after = source(clock)
+    after.restore({**saved, "gone": 1.0})
+    [obs] = await after.recheck(["backup"])
+    assert obs.up is True
+    assert after.last_ping("backup") == clock.now() - 100
+    assert after.last_ping("gone") is None

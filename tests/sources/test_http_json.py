@@ -375,3 +375,32 @@ async def test_budget_exhausted_fails_instead_of_overrunning(
     assert not result.ok
     assert "budget exhausted" in (result.error or "")
     assert result.requests == 1
+
+
+async def test_unknown_if_and_non_object_items_are_unknown(serve: Serve, clock: FakeClock) -> None:
+    zones: list[Any] = [zone(1), {**zone(2), "status": "maintenance"}, {**zone(3)}, "junk"]
+    del zones[2]["status"]
+    vendor = Vendor(zones=zones)
+    base = await serve(vendor.app())
+    cfg = vendor_cfg(base, mapping={"unknown_if": "status != 'online' && status != 'offline'"})
+    result, _ = await sweep_once(cfg, clock)
+    got = [(o.target_id, o.up) for o in result.observations]
+    assert got == [
+        (zone(1)["id"], True),
+        (zone(2)["id"], None),
+        (zone(3)["id"], None),  # no status at all: unknown, not down
+        (UNIDENTIFIED, None),
+    ]
+    assert "unknown_if" in (result.observations[1].error or "")
+
+
+async def test_recheck_of_missing_item_is_unknown(serve: Serve, clock: FakeClock) -> None:
+    vendor = Vendor(n=5)
+    base = await serve(vendor.app())
+    source = build_source(vendor_cfg(base, recheck_item="zone"), clock)  # wrong path
+    try:
+        [obs] = await source.recheck([zone(1)["id"]])
+    finally:
+        await source.close()
+    assert obs.up is None
+    assert "not an object" in (obs.error or "")

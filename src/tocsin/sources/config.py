@@ -145,6 +145,7 @@ class PaginationConfig(_Strict):
 class MappingConfig(_Strict):
     id: Expression
     up: Expression
+    unknown_if: Expression | None = None
     labels: dict[str, Expression] = {}
     latency_seconds: Expression | None = None
     latency_scale: PositiveFloat = 1.0

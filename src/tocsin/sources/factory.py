@@ -18,6 +18,7 @@ from tocsin.sources.config import (
 )
 from tocsin.sources.heartbeat import HeartbeatSource
 from tocsin.sources.http_json import HttpJsonSource
+from tocsin.sources.types import Source
 
 
 def build_source(
@@ -39,3 +40,8 @@ def build_source(
     if isinstance(cfg, HeartbeatSourceConfig):
         return HeartbeatSource(cfg, clock)
     raise TypeError(f"no source for config {type(cfg).__name__}")
+
+
+def as_source(source: BaseSource) -> Source:
+    """Every built source satisfies the Source protocol (checked by mypy here)."""
+    return source

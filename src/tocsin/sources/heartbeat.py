@@ -6,7 +6,7 @@ Before its first ping a target is unknown, never down.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from tocsin.clock import Clock
 from tocsin.errors import SourceError
@@ -45,6 +45,16 @@ class HeartbeatSource(BaseSource):
 
     def last_ping(self, target_id: str) -> float | None:
         return self._last.get(target_id)
+
+    def snapshot(self) -> dict[str, float]:
+        """Last successful ping per target, for saving across a restart."""
+        return dict(self._last)
+
+    def restore(self, last_pings: Mapping[str, float]) -> None:
+        """Load saved pings; ids no longer configured are ignored."""
+        for tid, at in last_pings.items():
+            if tid in self._targets:
+                self._last[tid] = max(at, self._last.get(tid, float("-inf")))
 
     def _evaluate(self, target_id: str, now: float) -> Observation:
         target = self._targets[target_id]

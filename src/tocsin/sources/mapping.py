@@ -36,6 +36,9 @@ class ItemMapper:
         self.cfg = cfg
         self._id = compile_expression(cfg.id)
         self._up = compile_expression(cfg.up)
+        self._unknown_if = (
+            compile_expression(cfg.unknown_if) if cfg.unknown_if is not None else None
+        )
         # Static labels from the config win over mapped ones of the same name.
         self._labels: list[tuple[str, Getter]] = [
             (name, compile_expression(expr))
@@ -78,6 +81,8 @@ class ItemMapper:
             return Observation(tid, None, at, self._static, error=f"cannot map item: {exc}")
 
     def _map(self, tid: str, item: Any, at: float) -> Observation:
+        if not isinstance(item, dict):
+            raise MappingError(f"item is {type(item).__name__}, not an object")
         labels = dict(self._static)
         for name, get in self._labels:
             value = get(item)
@@ -90,6 +95,10 @@ class ItemMapper:
             else:
                 raise MappingError(f"label {name} is {type(value).__name__}, not a scalar")
         up = self._up(item)
+        if self._unknown_if is not None and _truthy(self._unknown_if(item)):
+            return Observation(
+                tid, None, at, labels, error=f"unknown_if ({self.cfg.unknown_if!r}) holds"
+            )
         if not isinstance(up, bool):
             raise MappingError(f"up ({self.cfg.up!r}) gave {up!r}, not true/false")
         latency = None
@@ -102,6 +111,11 @@ class ItemMapper:
             if value is not None:
                 fields[name] = value
         return Observation(tid, up, at, labels, latency, fields)
+
+
+def _truthy(value: Any) -> bool:
+    # JMESPath truthiness: empty string/list/object, false and null are false.
+    return not (value is None or value is False or value == "" or value == [] or value == {})
 
 
 def _preview(item: Any, limit: int = 120) -> str:
