@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.sim.conftest import StartSim
-from tocsin.sim import FaultSpec, read_truth
+from tests.support import REPO
+from tocsin.sim import FaultSpec, load_scenario, read_truth
+from tocsin.sim.config import API_KINDS, OUTAGE_KINDS
+
+EXAMPLE = REPO / "examples" / "sim" / "scenario.yml"
 
 
 def rel(records: list[dict[str, object]], t0: float) -> list[tuple[object, ...]]:
@@ -78,3 +82,20 @@ async def test_initial_failing_zones_are_in_the_truth(start_sim: StartSim, tmp_p
     assert sorted(str(r["target"]) for r in records) == offline
     assert all(r["kind"] == "zone_outage" and r["end"] is None for r in records)
     assert all(r["start"] == h.sim.engine.t0 for r in records)
+
+
+async def test_example_scenario_runs_to_the_end(start_sim: StartSim, tmp_path: Path) -> None:
+    path = tmp_path / "truth.jsonl"
+    h = await start_sim(venues=100, faults=load_scenario(EXAMPLE), truth_path=path)
+    await h.at(3000)
+    await h.sim.stop()
+    records = read_truth(path)
+    kinds = {r["kind"] for r in records}
+    assert kinds == OUTAGE_KINDS | API_KINDS
+    for r in records:
+        assert (r["target"] is None) == (r["kind"] in API_KINDS)
+        assert r["end"] is not None  # every fault in the example has a duration
+    flaps = [r for r in records if r["fault"] == "flaky-bar"]
+    assert len(flaps) == 20  # 1200 s of a 60 s period
+    assert all(r["end"] - r["start"] == 30 for r in flaps)  # type: ignore[operator]
+    assert sum(r["fault"] == "venue-blackout" for r in records) == 5

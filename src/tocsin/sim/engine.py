@@ -82,6 +82,8 @@ class SimEngine:
         self.truth_log = TruthLog(config.truth_path)
         self.world = World(self.fleet, config.heartbeat_interval, self.truth_log)
         self.faults: dict[str, Fault] = {}
+        # Active API faults in start order: what each request consults.
+        self._active_api: list[Fault] = []
         self._events: list[tuple[float, int, str, str]] = []
         self._seq = itertools.count()
         self._ids = itertools.count(1)
@@ -196,8 +198,10 @@ class SimEngine:
             fault.down = True
             if kind == "flapping":
                 self._schedule_toggle(fault, t)
-        elif kind == "stale_data":
-            fault.view = self.world.frozen_view(t, fault.id)
+        else:
+            if kind == "stale_data":
+                fault.view = self.world.frozen_view(t, fault.id)
+            self._active_api.append(fault)
 
     def _schedule_toggle(self, fault: Fault, t: float) -> None:
         nxt = t + fault.spec.effective_period() / 2
@@ -221,6 +225,7 @@ class SimEngine:
                 fault.down = False
         else:
             fault.view = None
+            self._active_api.remove(fault)
             self.truth_log.write(self._api_record(fault, t))
 
     def _api_record(self, fault: Fault, end: float | None) -> TruthRecord:
@@ -231,9 +236,7 @@ class SimEngine:
     def api_effects(self, endpoint: Endpoint) -> ApiEffects:
         """Decide, for one request, what the active API faults do to it."""
         fx = ApiEffects()
-        for fault in self.faults.values():
-            if fault.state != "active" or fault.spec.is_outage:
-                continue
+        for fault in self._active_api:
             spec = fault.spec
             kind = spec.kind
             if kind == "stale_data":
@@ -264,11 +267,7 @@ class SimEngine:
     # -- ground truth --------------------------------------------------------
 
     def open_records(self) -> list[TruthRecord]:
-        api = [
-            self._api_record(f, None)
-            for f in self.faults.values()
-            if f.state == "active" and not f.spec.is_outage
-        ]
+        api = [self._api_record(f, None) for f in self._active_api]
         return [*self.world.open_records(), *api]
 
     def truth(self) -> list[TruthRecord]:
