@@ -89,6 +89,21 @@ def format_float_shortest(v: float, upper: bool = False) -> str:
     return "-" + text if neg else text
 
 
+def format_float_plain(v: float) -> str:
+    """Shortest round-trip digits without an exponent (strconv 'f', precision -1)."""
+    if v == 0:
+        return "-0" if math.copysign(1.0, v) < 0 else "0"
+    digits, dp = _float_digits(v)
+    nd = len(digits)
+    if dp <= 0:
+        text = "0." + "0" * (-dp) + digits
+    elif dp >= nd:
+        text = digits + "0" * (dp - nd)
+    else:
+        text = digits[:dp] + "." + digits[dp:]
+    return "-" + text if v < 0 else text
+
+
 def format_float(v: float, verb: str, prec: int | None, plus: bool = False) -> str:
     """Go's %e %E %f %F %g %G %v for a float64 (sign included, no padding)."""
     if math.isnan(v):

@@ -153,12 +153,15 @@ class TemplateSet:
         name: str = "",
         html: bool = False,
         variables: Mapping[str, Any] | None = None,
+        funcs: Mapping[str, GoFunc] | None = None,
     ) -> str:
         """Parse (cached) and execute ad-hoc text that may call the set's templates.
 
         Definitions inside `text` are visible only to this text, as with
         Alertmanager's ExecuteTextString. `variables` predeclares template
-        variables (names starting with "$") besides `$`.
+        variables (names starting with "$") besides `$`. `funcs` replaces
+        implementations of functions the set already has, for this call only
+        (parsing depends only on their names).
         """
         if text == "":
             return ""
@@ -168,7 +171,13 @@ class TemplateSet:
         def lookup(tname: str) -> Tree | None:
             return local.get(tname) or self._trees.get(tname)
 
-        state = State(lookup, self._funcs, name, self.missingkey, html)
+        call_funcs: Mapping[str, GoFunc] = self._funcs
+        if funcs:
+            unknown = set(funcs) - set(self._funcs)
+            if unknown:
+                raise ValueError(f"functions not in this set: {', '.join(sorted(unknown))}")
+            call_funcs = {**self._funcs, **funcs}
+        state = State(lookup, call_funcs, name, self.missingkey, html)
         return state.run(trees[name], data, variables)
 
     def parse_text(
