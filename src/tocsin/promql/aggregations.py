@@ -48,7 +48,10 @@ def evaluate(engine: Engine, node: Any, ctx: Ctx) -> StepVector:
     if inner.n == 0:
         return StepVector.empty(steps)
     present = inner.present
-    flat_idx = (inv[:, None] * steps + np.arange(steps)[None, :])[present]
+    if steps == 1:
+        flat_idx = inv if present.all() else inv[present[:, 0]]
+    else:
+        flat_idx = (inv[:, None] * steps + np.arange(steps)[None, :])[present]
     count = np.bincount(flat_idx, minlength=groups * steps).reshape(groups, steps)
     out_present = count > 0
     vals = inner.values
@@ -112,6 +115,8 @@ def _kahan_fix(total: F64, vals: F64, present: Any, inv: Idx, groups: int) -> F6
     """bincount sums naively; redo exactly the groups where that may have lost
     precision (mixed magnitudes), like Prometheus' compensated sum."""
     finite = np.where(present, vals, 0.0)
+    if not (finite < 0).any() or not (finite > 0).any():
+        return total  # one sign only: nothing can cancel
     if not np.isfinite(finite).all():
         return total
     mag = _reduce(np.fmax, np.where(present, np.abs(vals), np.nan), inv, groups)

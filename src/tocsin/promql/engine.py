@@ -254,7 +254,7 @@ class Engine:
                 values = np.repeat(vals[:, None], s, axis=1) if s > 1 else vals[:, None]
                 if stamps is None:
                     stamps = np.full(n, int(times[0]), dtype=np.int64)
-                sts = np.repeat(stamps[:, None], s, axis=1)
+                sts = np.repeat(stamps[:, None], s, axis=1) if s > 1 else stamps[:, None]
                 return (
                     StepVector(table, values, np.ones((n, s), dtype=bool), np.zeros(n, bool)),
                     sts,

@@ -85,12 +85,17 @@ class MemStore:
         ids = b.match(matchers)
         if len(b.ts) == 0 or len(ids) == 0:
             return LabelTable.empty(0), np.zeros(0), np.zeros(0, np.int64)
-        q = np.clip(t_ms - b.tmin, -1, b.span - 2)
-        idx = np.searchsorted(b.keys, ids.astype(np.int64) * b.span + q, side="right") - 1
-        ok = idx >= b.off[ids]
-        idx_c = np.clip(idx, 0, len(b.ts) - 1)
-        sts = b.ts[idx_c]
-        vals = b.vals[idx_c]
+        if t_ms >= b.tmax:
+            # Evaluating at "now": every series' latest sample is the answer.
+            sts, vals = b.last_ts[ids], b.last_val[ids]
+            ok = b.nonempty[ids]
+        else:
+            q = np.clip(t_ms - b.tmin, -1, b.span - 2)
+            idx = np.searchsorted(b.keys, ids.astype(np.int64) * b.span + q, side="right") - 1
+            ok = idx >= b.off[ids]
+            idx_c = np.clip(idx, 0, len(b.ts) - 1)
+            sts = b.ts[idx_c]
+            vals = b.vals[idx_c]
         ok &= sts > t_ms - lookback_ms
         ok &= ~is_stale(vals)
         return b.table.take(ids[ok]), vals[ok], sts[ok]
@@ -138,6 +143,12 @@ class _Built:
         self.ts = np.concatenate(ts_parts) if n else np.zeros(0, np.int64)
         self.vals = np.concatenate(val_parts) if n else np.zeros(0)
         self.tmin = int(self.ts.min()) if len(self.ts) else 0
+        self.tmax = int(self.ts.max()) if len(self.ts) else 0
+        self.nonempty = lens > 0
+        last = np.maximum(self.off[1:] - 1, 0)
+        self.last_ts = self.ts[last] if len(self.ts) else np.zeros(n, np.int64)
+        self.last_val = self.vals[last] if len(self.ts) else np.zeros(n)
+        self._match_cache: dict[tuple[LabelMatcher, ...], npt.NDArray[np.intp]] = {}
         self.span = (int(self.ts.max()) - self.tmin + 2) if len(self.ts) else 1
         if n * self.span >= 2**62:
             raise ValueError("memstore time span too wide for its composite index")
@@ -145,6 +156,13 @@ class _Built:
         self.keys = sid * self.span + (self.ts - self.tmin)
 
     def match(self, matchers: Sequence[LabelMatcher]) -> npt.NDArray[np.intp]:
+        key = tuple(matchers)
+        hit = self._match_cache.get(key)
+        if hit is None:
+            hit = self._match_cache[key] = self._match(matchers)
+        return hit
+
+    def _match(self, matchers: Sequence[LabelMatcher]) -> npt.NDArray[np.intp]:
         mask = np.ones(self.table.n, dtype=bool)
         for m in matchers:
             col = self.table.cols.get(m.name)
