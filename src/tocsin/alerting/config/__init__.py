@@ -9,6 +9,7 @@ reported at once, each with file, line and field, in one ConfigError.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -52,6 +53,7 @@ __all__ = [
     "RouteConfig",
     "SlackConfig",
     "WebhookConfig",
+    "alertmanager_config_from_data",
     "load_alertmanager_config",
     "parse_alertmanager_config",
     "walk_routes",
@@ -69,28 +71,66 @@ def load_alertmanager_config(path: str | Path) -> AlertmanagerConfig:
 
 
 def parse_alertmanager_config(text: str, filename: str = "<config>") -> AlertmanagerConfig:
-    """Parse Alertmanager config text. Raises ConfigError listing every problem."""
+    """Parse Alertmanager config text. Raises ConfigError listing every problem.
+
+    Relative `templates` globs are taken relative to `filename`'s directory,
+    as Alertmanager does.
+    """
     data, positions = load_yaml(text, filename)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            [ConfigProblem(filename, 1, "", "an Alertmanager config must be a YAML mapping")]
-        )
-    try:
-        cfg = AlertmanagerConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = problems_from_validation_error(exc, positions, data)
-        for p in problems:
-            p.message = p.message.removeprefix("Value error, ")
-        raise ConfigError(problems) from None
-    found = apply_global_defaults(cfg) + check_references(cfg)
-    if found:
-        raise ConfigError([_problem(positions, path, msg) for path, msg in found])
+    cfg = alertmanager_config_from_data({} if data is None else data, positions)
+    cfg.base_dir = str(Path(filename).parent) if filename != "<config>" else ""
     return cfg
 
 
-def _problem(positions: Positions, path: tuple[str | int, ...], message: str) -> ConfigProblem:
-    file, line = positions.locate(path)
-    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-    return ConfigProblem(file, line, field, message)
+def alertmanager_config_from_data(
+    data: Any, positions: Positions, prefix: tuple[str | int, ...] = ()
+) -> AlertmanagerConfig:
+    """Check already-loaded YAML data found at `prefix` of a bigger file.
+
+    For tocsin's own config, whose `alerting:` section is an Alertmanager
+    config: pass that section's data, the positions of the whole file and
+    `prefix=("alerting",)`, and problems name `alerting.route...` and the
+    right lines.
+    """
+    where = _Shifted(positions, prefix)
+    if not isinstance(data, dict):
+        raise ConfigError([where.problem((), "an Alertmanager config must be a YAML mapping")])
+    try:
+        cfg = AlertmanagerConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = problems_from_validation_error(exc, where.inner, data)
+        for p in problems:
+            p.message = p.message.removeprefix("Value error, ")
+            p.field = where.field_name(p.field)
+        raise ConfigError(problems) from None
+    found = apply_global_defaults(cfg) + check_references(cfg)
+    if found:
+        raise ConfigError([where.problem(path, msg) for path, msg in found])
+    return cfg
+
+
+class _Shifted:
+    """Positions of a sub-document: paths relative to `prefix`."""
+
+    def __init__(self, positions: Positions, prefix: tuple[str | int, ...]) -> None:
+        self.prefix = prefix
+        k = len(prefix)
+        self.inner = Positions(positions.file)
+        self.inner.lines = {p[k:]: where for p, where in positions.lines.items() if p[:k] == prefix}
+        self.outer = positions
+
+    def field_name(self, inner_field: str) -> str:
+        head = _dotted(self.prefix)
+        if not head:
+            return inner_field
+        if not inner_field:
+            return head
+        return head + inner_field if inner_field.startswith("[") else f"{head}.{inner_field}"
+
+    def problem(self, path: tuple[str | int, ...], message: str) -> ConfigProblem:
+        file, line = self.outer.locate((*self.prefix, *path))
+        return ConfigProblem(file, line, _dotted((*self.prefix, *path)), message)
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")

@@ -8,9 +8,17 @@ exclusive secrets in `global`) run here; `defaults.py` then fills in what
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from tocsin.alerting.config.common import (
     URL,
@@ -33,6 +41,7 @@ from tocsin.alerting.matchers import (
 )
 from tocsin.alerting.timeintervals import (
     TimeInterval,
+    TimeIntervals,
     make_interval,
     parse_day_of_month_range,
     parse_month_range,
@@ -327,6 +336,17 @@ class AlertmanagerConfig(StrictModel):
     tracing: dict[str, Any] = Field(default_factory=dict)
     event_recorder: dict[str, Any] = Field(default_factory=dict)
 
+    _base_dir: str = PrivateAttr(default="")
+
+    @property
+    def base_dir(self) -> str:
+        """Directory of the file it came from; relative template paths start there."""
+        return self._base_dir
+
+    @base_dir.setter
+    def base_dir(self, value: str) -> None:
+        self._base_dir = value
+
     @field_validator("global_", mode="before")
     @classmethod
     def _empty_global(cls, v: Any) -> Any:
@@ -342,6 +362,17 @@ class AlertmanagerConfig(StrictModel):
     def unsupported_receivers(self) -> dict[str, list[str]]:
         """Receiver name -> the `<kind>_configs` in it tocsin cannot deliver to."""
         return {r.name: kinds for r in self.receivers if (kinds := r.unsupported_kinds())}
+
+    def template_patterns(self) -> list[str]:
+        """The `templates` globs, relative ones joined to the config's directory."""
+        return [
+            p if os.path.isabs(p) or not self.base_dir else os.path.join(self.base_dir, p)
+            for p in self.templates
+        ]
+
+    def time_interval_set(self) -> TimeIntervals:
+        """All named intervals, ready for `active(name, t)`."""
+        return TimeIntervals(self.named_time_intervals())
 
     def named_time_intervals(self) -> dict[str, list[TimeInterval]]:
         """Both `time_intervals` and the legacy `mute_time_intervals`, by name."""
