@@ -5,11 +5,11 @@ from typing import Any
 import pytest
 
 from tocsin.clock import FakeClock
-from tocsin.sources.factory import build_source
+from tocsin.sources.factory import build_source, estimate_calls_per_hour
 from tocsin.sources.types import CircuitState
 
 from .conftest import Serve
-from .helpers import vendor_cfg
+from .helpers import ADAPTER, vendor_cfg
 from .vendor import Vendor
 
 ESTIMATES = [
@@ -67,3 +67,33 @@ async def test_estimate_uses_measured_pages_and_health_reports(
     assert h.last_error is None
     assert h.estimated_calls_per_hour == 180
     assert h.budget_per_minute is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        (
+            {
+                "type": "http_check",
+                "name": "w",
+                "interval": 30,
+                "targets": [{"id": "a", "url": "http://x"}, {"id": "b", "url": "http://y"}],
+            },
+            2 * 2 * 120,
+        ),
+        (
+            {
+                "type": "tcp_check",
+                "name": "t",
+                "interval": 3600,
+                "targets": [{"id": "a", "host": "h", "port": 1}],
+            },
+            2,
+        ),
+        ({"type": "heartbeat", "name": "b", "targets": [{"id": "a", "period": 60}]}, 0),
+    ],
+)
+def test_estimate_from_config_alone(clock: FakeClock, raw: dict[str, Any], want: float) -> None:
+    cfg = ADAPTER.validate_python(raw)
+    assert estimate_calls_per_hour(cfg) == want
+    assert build_source(cfg, clock).estimate_calls_per_hour() == want

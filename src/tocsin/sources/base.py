@@ -111,6 +111,3 @@ class BaseSource(ABC):
             estimated_calls_per_hour=self.estimate_calls_per_hour(),
             targets=self._target_count,
         )
-
-    def sweeps_per_hour(self) -> float:
-        return 3600.0 / self.interval

@@ -31,6 +31,7 @@ from tocsin.sources.config import (
     TcpCheckTarget,
     parse_status_ranges,
 )
+from tocsin.sources.estimate import estimate_calls_per_hour
 from tocsin.sources.headers import resolve_headers
 from tocsin.sources.http_client import HttpClient
 from tocsin.sources.request_timeout import within
@@ -72,6 +73,7 @@ class _Expect:
 
 class _CheckSource(BaseSource):
     supports_recheck = True
+    cfg: HttpCheckSourceConfig | TcpCheckSourceConfig
     _ids: dict[str, int]
 
     async def _run(self, index: int) -> _Outcome:
@@ -101,8 +103,7 @@ class _CheckSource(BaseSource):
         return list(await asyncio.gather(*(one(t) for t in target_ids)))
 
     def estimate_calls_per_hour(self) -> float:
-        # One call per target per sweep; rechecks bounded by one more round.
-        return 2 * len(self._ids) * self.sweeps_per_hour()
+        return estimate_calls_per_hour(self.cfg)
 
 
 def _unreachable(err: SourceError) -> bool:

@@ -16,9 +16,12 @@ from tocsin.sources.config import (
     SourceConfig,
     TcpCheckSourceConfig,
 )
+from tocsin.sources.estimate import estimate_calls_per_hour
 from tocsin.sources.heartbeat import HeartbeatSource
 from tocsin.sources.http_json import HttpJsonSource
 from tocsin.sources.types import Source
+
+__all__ = ["as_source", "build_source", "estimate_calls_per_hour"]
 
 
 def build_source(

@@ -9,16 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from tocsin.clock import Clock
-from tocsin.errors import SourceError
 from tocsin.sources.base import BaseSource
 from tocsin.sources.config import HeartbeatSourceConfig, HeartbeatTarget
+from tocsin.sources.estimate import estimate_calls_per_hour
 from tocsin.sources.types import Observation
-
-
-class UnknownHeartbeat(SourceError):
-    def __init__(self, source: str, target_id: str) -> None:
-        super().__init__(f"source {source} has no heartbeat target {target_id!r}", retryable=False)
-        self.target_id = target_id
 
 
 class HeartbeatSource(BaseSource):
@@ -32,16 +26,24 @@ class HeartbeatSource(BaseSource):
         self._last: dict[str, float] = {}
         self._failed: dict[str, float] = {}  # last explicit failure ping
 
-    def ping(self, target_id: str, at: float | None = None, *, ok: bool = True) -> None:
-        """Record a ping (ok=False: the job reported its own failure)."""
+    def has_target(self, target_id: str) -> bool:
+        return target_id in self._targets
+
+    def ping(self, target_id: str, at: float | None = None, *, ok: bool = True) -> bool:
+        """Record a ping (ok=False: the job reported its own failure).
+
+        Returns False, recording nothing, when this source has no such target:
+        the caller may offer the ping to other heartbeat sources.
+        """
         if target_id not in self._targets:
-            raise UnknownHeartbeat(self.name, target_id)
+            return False
         when = self._clock.now() if at is None else at
         if ok:
             if when >= self._last.get(target_id, float("-inf")):
                 self._last[target_id] = when
         elif when >= self._failed.get(target_id, float("-inf")):
             self._failed[target_id] = when
+        return True
 
     def last_ping(self, target_id: str) -> float | None:
         return self._last.get(target_id)
@@ -95,4 +97,4 @@ class HeartbeatSource(BaseSource):
         ]
 
     def estimate_calls_per_hour(self) -> float:
-        return 0.0  # pushed to us; costs nobody's API budget
+        return estimate_calls_per_hour(self.cfg)

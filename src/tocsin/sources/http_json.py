@@ -26,6 +26,7 @@ from tocsin.errors import SourceError
 from tocsin.sources.backoff import Backoff
 from tocsin.sources.base import BaseSource
 from tocsin.sources.config import HttpJsonSourceConfig, template_fields
+from tocsin.sources.estimate import estimate_calls_per_hour, http_json_pages
 from tocsin.sources.headers import resolve_headers
 from tocsin.sources.http_client import HttpClient, HttpResponse
 from tocsin.sources.jpath import compile_expression
@@ -394,20 +395,7 @@ class HttpJsonSource(BaseSource):
 
     def pages_per_sweep(self) -> int:
         """Pages one sweep costs: as last measured, else from expected_items."""
-        if self._last_pages is not None:
-            return self._last_pages
-        p = self._pagination
-        if p.style == "none" or self.cfg.expected_items is None:
-            return 1
-        pages = max(1, math.ceil(self.cfg.expected_items / p.page_size))
-        # Without a hint of the end, a full last page costs one more (empty) page.
-        blind = p.style == "page" and self._next_page is None and self._total is None
-        if blind and self.cfg.expected_items % p.page_size == 0:
-            pages += 1
-        return min(pages, p.max_pages)
+        return http_json_pages(self.cfg, self._last_pages)
 
     def estimate_calls_per_hour(self) -> float:
-        per_sweep = self.pages_per_sweep()
-        if self.cfg.recheck_url is not None:
-            per_sweep += self.cfg.recheck_limit
-        return per_sweep * self.sweeps_per_hour()
+        return estimate_calls_per_hour(self.cfg, measured_pages=self._last_pages)
