@@ -6,6 +6,7 @@ SMTP reply codes decide retryability the way the protocol means them:
 
 from __future__ import annotations
 
+import base64
 import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -195,6 +196,13 @@ class EmailIntegration:
         password = read_secret(
             c.auth_password or None, c.auth_password_file or None, "email", "auth_password"
         )
+        if c.auth_identity and "plain" in methods:
+            # aiosmtplib's PLAIN has no authorization identity; send it by hand.
+            raw = f"{c.auth_identity}\0{c.auth_username}\0{password}".encode()
+            reply = await smtp.execute_command(b"AUTH", b"PLAIN", base64.b64encode(raw))
+            if reply.code != 235:
+                raise aiosmtplib.SMTPAuthenticationError(reply.code, reply.message)
+            return
         await smtp.login(c.auth_username, password)
 
     async def aclose(self) -> None:

@@ -1,0 +1,81 @@
+"""Where delivery attempts go: several places at once, and /metrics.
+
+The names follow Alertmanager's notification metrics, prefixed `tocsin_`
+and with a `receiver` label, so existing dashboards translate directly.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from tocsin.notify.retry import AttemptSink, DeliveryAttempt
+
+log = logging.getLogger(__name__)
+
+
+class MultiSink:
+    """Record each attempt in every sink; one failing sink does not stop the others."""
+
+    def __init__(self, *sinks: AttemptSink) -> None:
+        self.sinks = sinks
+
+    async def record(self, attempt: DeliveryAttempt) -> None:
+        for sink in self.sinks:
+            try:
+                await sink.record(attempt)
+            except Exception:
+                log.exception("attempt sink %r failed", sink)
+
+
+class MetricsSink:
+    """Counts attempts and final outcomes into a prometheus_client registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        labels = ["receiver", "integration"]
+        self.notifications = Counter(
+            "tocsin_notifications_total",
+            "Notifications whose delivery ended, per receiver and integration.",
+            labels,
+            registry=registry,
+        )
+        self.failed = Counter(
+            "tocsin_notifications_failed_total",
+            "Notifications given up on: permanent failure or retries past the deadline.",
+            [*labels, "reason"],
+            registry=registry,
+        )
+        self.requests = Counter(
+            "tocsin_notification_requests_total",
+            "Delivery attempts, including retries.",
+            labels,
+            registry=registry,
+        )
+        self.requests_failed = Counter(
+            "tocsin_notification_requests_failed_total",
+            "Delivery attempts that failed.",
+            [*labels, "retryable"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "tocsin_notification_latency_seconds",
+            "Duration of one delivery attempt.",
+            labels,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=registry,
+        )
+
+    async def record(self, attempt: DeliveryAttempt) -> None:
+        # `integration` is e.g. "slack[0]"; the kind keeps label cardinality low.
+        kind = attempt.integration.split("[", 1)[0]
+        labels = (attempt.receiver, kind)
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(attempt.duration)
+        if not attempt.ok:
+            self.requests_failed.labels(*labels, str(attempt.retryable).lower()).inc()
+        if attempt.final:
+            self.notifications.labels(*labels).inc()
+            if not attempt.ok:
+                reason = "deadline" if attempt.retryable else "permanent"
+                self.failed.labels(*labels, reason).inc()
