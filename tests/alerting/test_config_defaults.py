@@ -8,6 +8,7 @@ from tests.support import conformance_dir
 from tocsin.alerting.config import (
     AlertmanagerConfig,
     load_alertmanager_config,
+    looks_like_alertmanager_config,
     parse_alertmanager_config,
 )
 
@@ -172,3 +173,24 @@ def test_receiver_labels_get_the_name() -> None:
         "route: {receiver: a}\nreceivers: [{name: a, labels: {team: ops}}]\n"
     )
     assert cfg.receivers[0].labels == {"team": "ops", "name": "a"}
+
+
+def test_unsupported_messages_name_receiver_and_kind() -> None:
+    assert conf("conf.good.yml").unsupported_messages() == [
+        "receiver 'victorOps-receiver' uses victorops_configs, which tocsin does not support",
+        "receiver 'pushover-receiver' uses pushover_configs, which tocsin does not support",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"route": {"receiver": "a"}, "receivers": [{"name": "a"}]}, True),
+        ({"route": {}, "global": {}, "tracing": {}}, True),
+        ({"server": {}, "route": {}}, False),
+        ({"receivers": []}, False),
+        ([1], False),
+    ],
+)
+def test_looks_like_alertmanager_config(data: object, expected: bool) -> None:
+    assert looks_like_alertmanager_config(data) is expected

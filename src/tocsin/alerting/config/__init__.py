@@ -55,9 +55,22 @@ __all__ = [
     "WebhookConfig",
     "alertmanager_config_from_data",
     "load_alertmanager_config",
+    "looks_like_alertmanager_config",
     "parse_alertmanager_config",
     "walk_routes",
 ]
+
+
+_AM_KEYS = frozenset(
+    {"global", "route", "receivers", "inhibit_rules", "templates", "time_intervals"}
+    | {"mute_time_intervals", "tracing", "event_recorder"}
+)
+
+
+def looks_like_alertmanager_config(data: Any) -> bool:
+    """A YAML mapping with a `route` and only Alertmanager's top-level keys
+    (for `tocsin check-config FILE` to tell the two config kinds apart)."""
+    return isinstance(data, dict) and "route" in data and set(data) <= _AM_KEYS
 
 
 def load_alertmanager_config(path: str | Path) -> AlertmanagerConfig:

@@ -363,6 +363,14 @@ class AlertmanagerConfig(StrictModel):
         """Receiver name -> the `<kind>_configs` in it tocsin cannot deliver to."""
         return {r.name: kinds for r in self.receivers if (kinds := r.unsupported_kinds())}
 
+    def unsupported_messages(self) -> list[str]:
+        """One sentence per receiver kind tocsin cannot deliver to, for the runtime."""
+        return [
+            f"receiver {name!r} uses {kind}_configs, which tocsin does not support"
+            for name, kinds in self.unsupported_receivers().items()
+            for kind in kinds
+        ]
+
     def template_patterns(self) -> list[str]:
         """The `templates` globs, relative ones joined to the config's directory."""
         return [
