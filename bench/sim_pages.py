@@ -10,7 +10,9 @@ the server's CPU and RSS are its own), then from this process:
   304        the same sweep with If-None-Match: empty 304 answers
   cursor     a cold sweep in cursor style (limit=500), one request at a time
 
-Each figure is the median of --repeat sweeps.
+Each figure sums at least --repeat sweeps (and at least 400 pages). Last, the
+same cold rendering is timed in process, without HTTP or a client competing
+for the CPU.
 and prints pages/s, server CPU ms per page, and RSS (before and after the
 page cache filled). RSS per zone is reported above a 1-venue baseline (the
 interpreter and libraries).
@@ -143,9 +145,19 @@ def line(label: str, pages: int, wall: float, cpu: float) -> str:
     )
 
 
-def median(runs: list[tuple[float, float]]) -> tuple[float, float]:
-    """The run with the median wall time, as (wall, cpu)."""
-    return sorted(runs)[len(runs) // 2]
+def render_cost(zones: int) -> float:
+    """In-process ms to render, serialize and hash one cold 500-zone page (no HTTP)."""
+    from tocsin.sim.config import SimConfig
+    from tocsin.sim.engine import SimEngine
+    from tocsin.sim.render import ZoneRenderer, dumps, etag_of
+
+    engine = SimEngine(SimConfig(venues=zones // ZONES_PER_VENUE), time.time())
+    renderer, view = ZoneRenderer(engine.fleet), engine.view()
+    pages = -(-zones // PAGE)
+    started = time.process_time()
+    for p in range(pages):
+        etag_of(dumps({"zones": renderer.zones(view, range(p * PAGE, min(zones, (p + 1) * PAGE)))}))
+    return (time.process_time() - started) / pages * 1000
 
 
 async def measure(zones: int, concurrency: int, repeat: int, baseline_mib: float) -> None:
@@ -163,34 +175,38 @@ async def measure(zones: int, concurrency: int, repeat: int, baseline_mib: float
         etags: dict[str, str] = {}
         timeout = aiohttp.ClientTimeout(total=60)
         async with aiohttp.ClientSession(timeout=timeout) as http:
+            # Enough sweeps for at least 400 pages, so CPU ticks (10 ms) average out.
+            rounds = max(repeat, -(-400 // n_pages))
             for label, conditional in (("cold", False), ("warm", False), ("304", True)):
-                runs = []
-                for _ in range(repeat):
+                wall = cpu = 0.0
+                for _ in range(rounds):
                     if label == "cold":
                         await invalidate(http, sim.base)
                     cpu0 = cpu_seconds(pid)
-                    ok, wall = await sweep(http, urls, concurrency, etags, conditional)
-                    runs.append((wall, cpu_seconds(pid) - cpu0))
+                    ok, w = await sweep(http, urls, concurrency, etags, conditional)
+                    wall, cpu = wall + w, cpu + cpu_seconds(pid) - cpu0
                     if label == "304":
                         assert ok == 0, f"{ok} pages changed under If-None-Match"
-                print(line(label, len(urls), *median(runs)))
-            runs = []
-            for _ in range(repeat):
+                print(line(label, len(urls) * rounds, wall, cpu))
+            wall = cpu = 0.0
+            total = 0
+            for _ in range(rounds):
                 await invalidate(http, sim.base)
                 cpu0 = cpu_seconds(pid)
-                pages, wall = await cursor_sweep(http, sim.base)
-                runs.append((wall, cpu_seconds(pid) - cpu0))
-            print(line("cursor", pages, *median(runs)))
+                pages, w = await cursor_sweep(http, sim.base)
+                wall, cpu, total = wall + w, cpu + cpu_seconds(pid) - cpu0, total + pages
+            print(line("cursor", total, wall, cpu))
         print(f"  RSS with the page cache filled: {rss_mib(pid):.1f} MiB")
     finally:
         stop_sim(sim)
+    print(f"  render+serialize+hash in process: {render_cost(zones):.2f} ms CPU per cold page")
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--zones", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--repeat", type=int, default=5, help="sweeps per figure (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="sweeps per figure, at least")
     args = parser.parse_args()
     base = start_sim(ZONES_PER_VENUE)
     baseline = rss_mib(base.proc.pid)
@@ -198,7 +214,7 @@ async def main() -> None:
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; baseline RSS {baseline:.1f} MiB"
     )
-    print(f"page size {PAGE}, client concurrency {args.concurrency}, median of {args.repeat}")
+    print(f"page size {PAGE}, client concurrency {args.concurrency}")
     for zones in args.zones:
         await measure(zones, args.concurrency, args.repeat, baseline)
 
