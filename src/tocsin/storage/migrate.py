@@ -111,12 +111,12 @@ def run(engine: Engine, components: Iterable[Component], now: float) -> list[str
         raise MigrationError(f"duplicate migration components: {sorted(names)}")
     for c in components:
         c.check()
-    with _locked(engine) as conn:
+    with locked(engine) as conn:
         schema_migrations.create(conn, checkfirst=True)
     done: list[str] = []
     for component in components:
         for step in component.migrations:
-            with _locked(engine) as conn:
+            with locked(engine) as conn:
                 exists = conn.execute(
                     sa.select(schema_migrations.c.version).where(
                         schema_migrations.c.component == component.name,
@@ -144,7 +144,7 @@ def run(engine: Engine, components: Iterable[Component], now: float) -> list[str
     return done
 
 
-class _locked:
+class locked:
     """A transaction holding the database-wide migration lock."""
 
     def __init__(self, engine: Engine) -> None:

@@ -104,7 +104,7 @@ class Store:
         comps = migrate.discover() if components is None else list(components)
         with self._lock, self._errors("migrate"):
             if self.schema is not None:
-                with self._engine.begin() as conn:
+                with migrate.locked(self._engine) as conn:
                     conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
             return migrate.run(self._engine, comps, self._clock.now())
 
