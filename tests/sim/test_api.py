@@ -201,10 +201,13 @@ async def test_api_key_auth(start_sim: StartSim, headers: dict[str, str], status
 
 async def test_budget_answers_429_with_retry_after_until_refilled(start_sim: StartSim) -> None:
     h = await start_sim(budget_per_minute=3)
-    statuses = [(await h.get("/v1/zones/v00001-z1")).status for _ in range(3)]
-    assert statuses == [200, 200, 200]
+    replies = [await h.get("/v1/zones/v00001-z1") for _ in range(3)]
+    assert [r.status for r in replies] == [200, 200, 200]
+    assert [r.headers["X-RateLimit-Remaining"] for r in replies] == ["2", "1", "0"]
+    assert replies[0].headers["X-RateLimit-Limit"] == "3"
     over = await h.get("/v1/zones/v00001-z1")
     assert over.status == 429
+    assert over.headers["X-RateLimit-Remaining"] == "0"
     assert over.headers["Retry-After"] == "20"  # 3/min: one token every 20 s
     assert over.json()["error"] == "rate_limited"
     await h.clock.advance(19)

@@ -145,8 +145,13 @@ class SimServer:
                 "missing or wrong API key: send X-API-Key or Authorization: Bearer",
                 **{"WWW-Authenticate": 'Bearer realm="tocsin-sim"'},
             )
+        limits: dict[str, str] = {}
         if self.budget is not None:
             retry_after = self.budget.take(self.clock.now())
+            limits = {
+                "X-RateLimit-Limit": str(self.engine.config.budget_per_minute),
+                "X-RateLimit-Remaining": str(int(self.budget.tokens)),
+            }
             if retry_after is not None:
                 self.stats.rejected_budget += 1
                 return error(
@@ -154,11 +159,14 @@ class SimServer:
                     "rate_limited",
                     f"request budget of {self.engine.config.budget_per_minute}/min spent",
                     **{"Retry-After": str(retry_after)},
+                    **limits,
                 )
         try:
-            return await handler(request)
+            response = await handler(request)
         except BadRequest as exc:
-            return error(400, "bad_request", str(exc))
+            response = error(400, "bad_request", str(exc))
+        response.headers.update(limits)
+        return response
 
     def _authorized(self, request: web.Request) -> bool:
         assert self.api_key is not None
