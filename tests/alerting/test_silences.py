@@ -3,6 +3,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tocsin.alerting.matchers import parse_matchers
 from tocsin.alerting.silences import Silence, SilenceError, Silences, SilenceState
@@ -146,3 +148,52 @@ def test_gc_forgets_old_expired(silences: Silences, clock: FakeClock) -> None:
     assert silences.gc(retention=100, now=t0 + 50) == 0
     assert silences.gc(retention=100, now=t0 + 110) == 1
     assert len(silences) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    specs=st.lists(
+        st.tuples(
+            st.sampled_from(
+                ['zone="z1"', 'zone="z2"', 'venue=~"v.*"', 'zone="z1", sev!="info"', 'sev="crit"']
+            ),
+            st.integers(min_value=-5, max_value=5),
+            st.integers(min_value=1, max_value=10),
+            st.sampled_from(["keep", "expire", "rematch", "extend"]),
+        ),
+        max_size=12,
+    ),
+    labels=st.fixed_dictionaries(
+        {},
+        optional={
+            "zone": st.sampled_from(["z1", "z2", "z3"]),
+            "venue": st.sampled_from(["v1", "w1"]),
+            "sev": st.sampled_from(["info", "crit"]),
+        },
+    ),
+    at=st.integers(min_value=-2, max_value=12),
+)
+def test_index_agrees_with_a_full_scan(
+    specs: list[tuple[str, int, int, str]], labels: dict[str, str], at: int
+) -> None:
+    clock = FakeClock(start=1000.0)
+    sils = Silences(clock)
+    for matchers, start, length, action in specs:
+        end = 1000 + max(start, 0) + length
+        s = sils.add(parse_matchers(matchers), end, starts_at=1000 + start)
+        if action == "expire":
+            sils.expire(s.id)
+        elif action == "rematch":
+            sils.update(s.id, matchers=parse_matchers('zone="z3"'))
+        elif action == "extend":
+            sils.update(s.id, ends_at=s.ends_at + 5)
+    if at % 3 == 0:
+        restored = Silences(clock)
+        restored.restore(sils.export())
+        sils = restored
+    now = 1000.0 + at
+    sils.gc(retention=3, now=now)
+    brute = sorted(
+        s.id for s in sils.query() if s.state(now) is SilenceState.ACTIVE and s.matches(labels)
+    )
+    assert sils.is_silenced(labels, now) == brute

@@ -118,6 +118,48 @@ class Silences:
         self._clock = clock
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
         self._by_id: dict[str, Silence] = {}
+        # Most silences pin at least one label to a value (zone="z1"): index
+        # them by that pair so a lookup probes the alert's labels instead of
+        # scanning every silence. The rest are always candidates.
+        self._by_pair: dict[tuple[str, str], set[str]] = {}
+        self._unkeyed: set[str] = set()
+
+    @staticmethod
+    def _key(sil: Silence) -> tuple[str, str] | None:
+        for m in sil.matchers:
+            if m.op is MatchOp.EQ and m.value != "":
+                return (m.name, m.value)
+        return None
+
+    def _put(self, sil: Silence) -> None:
+        old = self._by_id.get(sil.id)
+        if old is not None:
+            self._drop_index(old)
+        self._by_id[sil.id] = sil
+        key = self._key(sil)
+        if key is None:
+            self._unkeyed.add(sil.id)
+        else:
+            self._by_pair.setdefault(key, set()).add(sil.id)
+
+    def _drop_index(self, sil: Silence) -> None:
+        key = self._key(sil)
+        if key is None:
+            self._unkeyed.discard(sil.id)
+            return
+        ids = self._by_pair.get(key)
+        if ids is not None:
+            ids.discard(sil.id)
+            if not ids:
+                del self._by_pair[key]
+
+    def _candidates(self, labels: Mapping[str, str]) -> list[Silence]:
+        ids = set(self._unkeyed)
+        for pair in labels.items():
+            found = self._by_pair.get(pair)
+            if found:
+                ids |= found
+        return [self._by_id[i] for i in ids]
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -150,7 +192,7 @@ class Silences:
             comment=comment,
             updated_at=now,
         )
-        self._by_id[sil.id] = sil
+        self._put(sil)
         return sil
 
     def update(
@@ -178,7 +220,7 @@ class Silences:
         validate_silence(want.matchers, want.starts_at, want.ends_at)
         if self._can_update(prev, want, now):
             sil = replace(want, updated_at=now)
-            self._by_id[sil.id] = sil
+            self._put(sil)
             return sil
         if prev.state(now) is not SilenceState.EXPIRED:
             self.expire(prev.id)
@@ -212,7 +254,7 @@ class Silences:
             sil = replace(sil, starts_at=now, ends_at=now, updated_at=now)
         else:
             sil = replace(sil, ends_at=now, updated_at=now)
-        self._by_id[sil.id] = sil
+        self._put(sil)
         return sil
 
     def query(
@@ -235,7 +277,7 @@ class Silences:
         t = self._clock.now() if now is None else now
         return sorted(
             s.id
-            for s in self._by_id.values()
+            for s in self._candidates(labels)
             if s.state(t) is SilenceState.ACTIVE and s.matches(labels)
         )
 
@@ -251,7 +293,7 @@ class Silences:
         t = self._clock.now() if now is None else now
         old = [s.id for s in self._by_id.values() if s.ends_at + retention <= t]
         for sid in old:
-            del self._by_id[sid]
+            self._drop_index(self._by_id.pop(sid))
         return len(old)
 
     def export(self) -> list[dict[str, Any]]:
@@ -260,5 +302,4 @@ class Silences:
     def restore(self, data: Iterable[Mapping[str, Any]]) -> None:
         """Load exported silences (replacing any with the same id)."""
         for d in data:
-            sil = Silence.from_dict(d)
-            self._by_id[sil.id] = sil
+            self._put(Silence.from_dict(d))
