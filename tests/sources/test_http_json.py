@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from tocsin.clock import FakeClock
 from tocsin.sources.factory import build_source
@@ -404,3 +405,34 @@ async def test_recheck_of_missing_item_is_unknown(serve: Serve, clock: FakeClock
         await source.close()
     assert obs.up is None
     assert "not an object" in (obs.error or "")
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_oversized_response_is_refused(serve: Serve, clock: FakeClock, chunked: bool) -> None:
+    async def big(request: web.Request) -> web.StreamResponse:
+        payload = b'{"zones": [' + b" " * 5000 + b"]}"
+        if not chunked:
+            return web.Response(body=payload, content_type="application/json")
+        resp = web.StreamResponse()
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        for i in range(0, len(payload), 1000):
+            await resp.write(payload[i : i + 1000])
+        await resp.write_eof()
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/v1/zones", big)
+    base = await serve(app)
+    source = build_source(vendor_cfg(base, pagination={"style": "none"}), clock)
+    assert isinstance(source, HttpJsonSource)
+    try:
+        fits = await source.sweep()
+        source._http.max_body = 4096
+        result = await source.sweep()
+    finally:
+        await source.close()
+    assert fits.ok, fits.error
+    assert fits.observations == []
+    assert not result.ok
+    assert "exceeds 4096" in (result.error or "")

@@ -31,6 +31,23 @@ class HttpResponse:
     seconds: float  # time to the whole body, for latency
 
 
+async def _read_bounded(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, refusing (not buffering) more than `limit` bytes."""
+    length = resp.content_length
+    if length is not None and length > limit:
+        raise SourceError(f"response of {length} bytes exceeds {limit}", retryable=False)
+    if length is not None:
+        return await resp.read()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise SourceError(f"response exceeds {limit} bytes", retryable=False)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class HttpClient:
     """Sends one request at a time through the source's limits.
 
@@ -63,6 +80,7 @@ class HttpClient:
         self._owns_session = session is None
         self._follow_redirects = follow_redirects
         self.requests_total = 0
+        self.max_body = MAX_BODY
 
     def __repr__(self) -> str:  # never show header values
         return f"HttpClient(headers={sorted(self._headers)}, timeout={self.timeout})"
@@ -99,11 +117,7 @@ class HttpClient:
         async with self._get_session().request(
             method, url, headers=headers, allow_redirects=self._follow_redirects
         ) as resp:
-            if resp.content_length is not None and resp.content_length > MAX_BODY:
-                raise SourceError(
-                    f"response of {resp.content_length} bytes exceeds {MAX_BODY}", retryable=False
-                )
-            body = await resp.read()
+            body = await _read_bounded(resp, self.max_body)
             nxt = resp.links.get("next")
             next_link = str(nxt["url"]) if nxt is not None and "url" in nxt else None
             return HttpResponse(
