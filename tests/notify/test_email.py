@@ -194,3 +194,26 @@ def test_bad_config(deps: IntegrationDeps, cfg: dict, field: str) -> None:
     with pytest.raises(ConfigError) as err:
         email_notify.build(cfg, deps)
     assert err.value.problems[0].field == field
+
+
+async def test_plain_auth_with_identity(deps: IntegrationDeps, cert: tuple[Path, Path]) -> None:
+    with SmtpServer(cert=cert, users={"alice": "s3cret"}) as server:
+        integ = email_notify.build(
+            config(
+                server,
+                auth_username="alice",
+                auth_password="s3cret",
+                auth_identity="ops",
+                tls_config={"ca_file": str(cert[0])},
+            ),
+            deps,
+        )
+        await integ.notify(notification())
+    assert server.handler.received[0].login == "alice"
+
+
+def test_password_and_file_exclude_each_other(deps: IntegrationDeps) -> None:
+    cfg = {"to": "a@x", "from": "b@x", "smarthost": "h:25", "auth_password": "p",
+           "auth_password_file": "/f"}  # fmt: skip
+    with pytest.raises(ConfigError, match="mutually exclusive"):
+        email_notify.build(cfg, deps)

@@ -243,3 +243,46 @@ async def test_memory_store_expires_on_the_clock(deps: IntegrationDeps, clock) -
     assert await store.get("k") == "v"
     clock.set(clock.now() + 10)
     assert await store.get("k") is None
+
+
+async def test_update_message_edits_the_first_message(deps: IntegrationDeps) -> None:
+    async with FakeSlack() as fake:
+        integ = slack.build(bot_config(fake, update_message=True), deps)
+        await integ.notify(notification(alert(zone="lobby")))
+        await integ.notify(notification(alert(zone="lobby"), alert(zone="bar")))
+        await integ.notify(notification(alert(zone="lobby", status="resolved")))
+        await integ.notify(notification(alert(zone="lobby")))
+        await integ.aclose()
+    assert fake.problems == []
+    first, second = fake.messages
+    assert (first.thread_ts, second.thread_ts) == (None, None)
+    assert [u["attachments"][0]["color"] for u in first.updates] == ["danger", "good"]
+    assert second.updates == []
+
+
+def test_update_message_needs_a_bot(deps: IntegrationDeps) -> None:
+    with pytest.raises(ConfigError) as err:
+        slack.build(
+            {"api_url": "https://hooks.slack.com/services/T/B/X", "update_message": True}, deps
+        )
+    assert err.value.problems[0].field == "update_message"
+
+
+async def test_api_url_workaround_with_authorization_is_a_bot(deps: IntegrationDeps) -> None:
+    """Alertmanager's pre-app_token way: api_url is chat.postMessage, token in http_config."""
+    async with FakeSlack() as fake:
+        cfg = {
+            "api_url": fake.url + "/api/chat.postMessage",
+            "channel": "#alerts",
+            "send_resolved": True,
+            "http_config": {"authorization": {"credentials": TOKEN}},
+        }
+        integ = slack.build(cfg, deps)
+        await integ.notify(notification())
+        await integ.notify(notification(alert(zone="lobby", status="resolved")))
+        await integ.aclose()
+    assert fake.problems == []
+    assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in fake.requests)
+    parent, reply = fake.messages
+    assert reply.thread_ts == parent.ts
+    assert len(parent.updates) == 1

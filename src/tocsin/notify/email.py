@@ -36,6 +36,7 @@ class EmailConfig:
     auth_password: str = ""
     auth_password_file: str = ""
     auth_secret: str = ""
+    auth_secret_file: str = ""
     auth_identity: str = ""
     require_tls: bool = True
     tls_config: dict[str, Any] = field(default_factory=dict)
@@ -90,6 +91,9 @@ class EmailIntegration:
         for name in ("to", "from_", "smarthost"):
             if not getattr(config, name):
                 raise problem(where, name.rstrip("_"), "is required")
+        for name in ("auth_password", "auth_secret"):
+            if getattr(config, name) and getattr(config, f"{name}_file"):
+                raise problem(where, name, f"{name} and {name}_file are mutually exclusive")
         self.host, self.port = _split_hostport(config.smarthost, where)
         self.config = config
         self.render: Render = deps.render
@@ -190,8 +194,11 @@ class EmailIntegration:
                 retryable=False,
             )
         methods = set(smtp.supported_auth_methods)
-        if c.auth_secret and "cram-md5" in methods:
-            await smtp.auth_crammd5(c.auth_username, c.auth_secret)
+        if (c.auth_secret or c.auth_secret_file) and "cram-md5" in methods:
+            secret = read_secret(
+                c.auth_secret or None, c.auth_secret_file or None, "email", "auth_secret"
+            )
+            await smtp.auth_crammd5(c.auth_username, secret)
             return
         password = read_secret(
             c.auth_password or None, c.auth_password_file or None, "email", "auth_password"

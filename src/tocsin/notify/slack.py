@@ -3,7 +3,8 @@
 With a bot token the first message of a group starts a thread; later
 notifications for the same group (new alerts, acknowledgement, resolution)
 are posted in that thread, and the resolution also recolours the parent.
-Incoming webhooks cannot thread (Slack returns no message id), so each
+With `update_message: true` (Alertmanager's option) the first message is
+edited in place instead. Incoming webhooks cannot thread (Slack returns no message id), so each
 notification is a new message there.
 """
 
@@ -30,7 +31,7 @@ from tocsin.notify.types import (
 
 log = logging.getLogger(__name__)
 
-POST_MESSAGE_URL = "https://slack.com/api/chat.postMessage"
+POST_URL = "https://slack.com/api/chat.postMessage"
 THREAD_TTL = 30 * 24 * 3600.0
 SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000
@@ -73,6 +74,7 @@ class SlackConfig:
     mrkdwn_in: list[str] = field(default_factory=lambda: ["fallback", "pretext", "text"])
     actions: list[dict[str, Any]] = field(default_factory=list)
     message_text: str = ""
+    update_message: bool = False
     send_resolved: bool = False
     http_config: dict[str, Any] = field(default_factory=dict)
     timeout: float = 0.0
@@ -193,26 +195,41 @@ class SlackApiError(DeliveryFailure):
         self.error = error
 
 
+def is_web_api(url: str) -> bool:
+    """True for a Web API method URL rather than an incoming-webhook URL.
+
+    Alertmanager users point `api_url` at chat.postMessage, with the bot
+    token in `http_config.authorization`, as the pre-`app_token` way to use
+    a bot; that keeps working here and gets threads too.
+    """
+    return url.rstrip("/").endswith("/chat.postMessage")
+
+
 class SlackIntegration:
     kind = "slack"
 
     def __init__(self, config: SlackConfig, deps: IntegrationDeps, where: str) -> None:
-        webhook = bool(config.api_url or config.api_url_file)
-        bot = bool(config.app_token or config.app_token_file)
-        if webhook == bot:
+        has_url = bool(config.api_url or config.api_url_file)
+        has_token = bool(config.app_token or config.app_token_file)
+        if has_url == has_token:
             raise problem(where, "api_url", "set exactly one of api_url(_file) or app_token(_file)")
         if config.api_url and config.api_url_file:
             raise problem(where, "api_url", "api_url and api_url_file are mutually exclusive")
         if config.app_token and config.app_token_file:
             raise problem(where, "app_token", "app_token and app_token_file are mutually exclusive")
-        if bot and not config.channel:
-            raise problem(where, "channel", "a channel is required with app_token")
+        self.bot = has_token or is_web_api(config.api_url or "")
+        if self.bot and not config.channel:
+            raise problem(where, "channel", "a channel is required to post with a bot token")
+        if config.update_message and not self.bot:
+            raise problem(
+                where, "update_message", "needs app_token: incoming webhooks cannot edit messages"
+            )
         self.config = config
-        self.bot = bot
         self.send_resolved = config.send_resolved
         self.timeout = config.timeout or None
         self.message = SlackMessage(config, deps.render)
         self.kv: KeyValueStore = deps.store
+        self.post_url = config.app_url or (config.api_url if not has_token else "") or POST_URL
         self._client = make_client(
             config.http_config, transport=deps.transport, timeout=deps.http_timeout, where=where
         )
@@ -230,49 +247,74 @@ class SlackIntegration:
         return f"slack:thread:{n.receiver}:{channel}:{group_hash(n.group_key)}"
 
     async def _notify_bot(self, n: Notification, body: dict[str, Any]) -> DeliveryResult:
+        """First message of a group starts a thread; later ones reply or edit."""
         key = self._thread_key(n, body["channel"])
         stored = await self.kv.get(key)
-        thread = json.loads(stored) if stored else None
-        if thread:
-            reply = {**body, "channel": thread["channel"], "thread_ts": thread["ts"]}
+        first: dict[str, str] | None = json.loads(stored) if stored else None
+        if first and self.config.update_message:
+            # Alertmanager's update_message: the one message always shows the latest state.
+            edit = {**body, "channel": first["channel"], "ts": first["ts"]}
             try:
-                data, code = await self._call("chat.postMessage", reply)
-            except DeliveryFailure as e:
-                if not (isinstance(e, SlackApiError) and e.error in STALE_THREAD_ERRORS):
+                _, code = await self._call("chat.update", edit)
+            except SlackApiError as e:
+                if e.error not in STALE_THREAD_ERRORS:
                     raise
-                await self.kv.delete(key)
-                thread = None
-        if not thread:
-            data, code = await self._call("chat.postMessage", body)
-            thread = {"channel": data.get("channel") or body["channel"], "ts": data["ts"]}
-            if n.status == "firing":
-                await self.kv.set(key, json.dumps(thread), ttl=THREAD_TTL)
-            return DeliveryResult(status_code=code, detail=f"ts={data['ts']}")
-        detail = f"thread_ts={thread['ts']}"
-        if n.status == "resolved":
-            await self.kv.delete(key)
-            parent = {**body, "channel": thread["channel"], "ts": thread["ts"]}
+                first = None
+            else:
+                if n.status == "resolved":
+                    await self.kv.delete(key)
+                return DeliveryResult(status_code=code, detail=f"updated ts={first['ts']}")
+        elif first:
+            reply = {**body, "channel": first["channel"], "thread_ts": first["ts"]}
             try:
-                await self._call("chat.update", parent)
-            except DeliveryFailure as e:
-                # The resolve itself is in the thread; a stale parent is cosmetic.
-                log.warning("slack: could not mark thread parent resolved: %s", e)
-                detail += f"; parent not updated: {e}"
-        return DeliveryResult(status_code=code, detail=detail)
+                _, code = await self._call("chat.postMessage", reply)
+            except SlackApiError as e:
+                if e.error not in STALE_THREAD_ERRORS:
+                    raise
+                first = None
+            else:
+                detail = f"thread_ts={first['ts']}"
+                if n.status == "resolved":
+                    await self.kv.delete(key)
+                    detail += await self._recolour_parent(body, first)
+                return DeliveryResult(status_code=code, detail=detail)
+        data, code = await self._call("chat.postMessage", body)
+        first = {"channel": data.get("channel") or body["channel"], "ts": data["ts"]}
+        if n.status == "firing":
+            await self.kv.set(key, json.dumps(first), ttl=THREAD_TTL)
+        else:
+            await self.kv.delete(key)
+        return DeliveryResult(status_code=code, detail=f"ts={data['ts']}")
+
+    async def _recolour_parent(self, body: dict[str, Any], first: dict[str, str]) -> str:
+        try:
+            await self._call(
+                "chat.update", {**body, "channel": first["channel"], "ts": first["ts"]}
+            )
+        except DeliveryFailure as e:
+            # The resolve itself is in the thread; a stale parent is cosmetic.
+            log.warning("slack: could not mark thread parent resolved: %s", e)
+            return f"; parent not updated: {e}"
+        return ""
 
     def _method_url(self, method: str) -> str:
-        base = self.config.app_url or POST_MESSAGE_URL
-        return base.rsplit("/", 1)[0] + "/" + method
+        if method == "chat.postMessage":
+            return self.post_url
+        base = self.post_url.rstrip("/")
+        if base.endswith("/chat.postMessage"):
+            base = base.rsplit("/", 1)[0]
+        return f"{base}/{method}"
 
     async def _call(self, method: str, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
-        token = read_secret(self.config.app_token, self.config.app_token_file, "slack", "app_token")
+        headers = {}
+        if self.config.app_token or self.config.app_token_file:
+            token = read_secret(
+                self.config.app_token, self.config.app_token_file, "slack", "app_token"
+            )
+            headers["Authorization"] = f"Bearer {token}"
+        # Otherwise the token comes from http_config.authorization on the client.
         resp = await send(
-            self._client,
-            "POST",
-            self._method_url(method),
-            "slack",
-            json=body,
-            headers={"Authorization": f"Bearer {token}"},
+            self._client, "POST", self._method_url(method), "slack", json=body, headers=headers
         )
         check_status(resp, "slack")
         return self._check_api(resp, method), resp.status_code
