@@ -52,7 +52,9 @@ def main() -> None:
     engine = Engine()
     t_eval = (args.samples - 1) * 15.0
     engine.instant_query(store, "count(zone_up)", t_eval)  # builds the store's index
-    print(f"loaded {args.series} series x {args.samples} samples in {time.perf_counter() - t0:.1f}s")
+    print(
+        f"loaded {args.series} series x {args.samples} samples in {time.perf_counter() - t0:.1f}s"
+    )
     print(f"{'rule':45s} {'median ms':>10s} {'p90 ms':>8s} {'results':>8s}")
     for rule in RULES:
         times = []

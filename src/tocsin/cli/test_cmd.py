@@ -13,7 +13,7 @@ test_app = typer.Typer(
 
 @test_app.command("promql")
 def promql(
-    files: list[Path] = typer.Argument(..., help="promqltest scripts (*.test)", exists=True),  # noqa: B008
+    files: list[Path] = typer.Argument(..., help="promqltest scripts (*.test)", exists=True),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list skipped cases."),
 ) -> None:
     """Run PromQL scripts in Prometheus' promqltest format."""

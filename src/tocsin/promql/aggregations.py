@@ -57,9 +57,8 @@ def evaluate(engine: Engine, node: Any, ctx: Ctx) -> StepVector:
     vals = inner.values
 
     def group_sum(x: F64) -> F64:
-        return np.bincount(flat_idx, weights=x[present], minlength=groups * steps).reshape(
-            groups, steps
-        )
+        summed = np.bincount(flat_idx, weights=x[present], minlength=groups * steps)
+        return np.asarray(summed, dtype=np.float64).reshape(groups, steps)
 
     with np.errstate(all="ignore"):
         if op == "sum":
@@ -92,9 +91,7 @@ def evaluate(engine: Engine, node: Any, ctx: Ctx) -> StepVector:
     return StepVector(labels, result, out_present, drop)
 
 
-def _groups(
-    labels: LabelTable, by: list[str] | None, without: bool
-) -> tuple[LabelTable, Idx, int]:
+def _groups(labels: LabelTable, by: list[str] | None, without: bool) -> tuple[LabelTable, Idx, int]:
     if by is None:
         return LabelTable.empty(1), np.zeros(labels.n, dtype=np.intp), 1
     if without:
@@ -130,9 +127,8 @@ def _kahan_fix(total: F64, vals: F64, present: Any, inv: Idx, groups: int) -> F6
 def _avg(vals: F64, present: Any, inv: Idx, groups: int, count: Any) -> F64:
     steps = vals.shape[1]
     flat_idx = (inv[:, None] * steps + np.arange(steps)[None, :])[present]
-    total = np.bincount(flat_idx, weights=vals[present], minlength=groups * steps).reshape(
-        groups, steps
-    )
+    summed = np.bincount(flat_idx, weights=vals[present], minlength=groups * steps)
+    total: F64 = np.asarray(summed, dtype=np.float64).reshape(groups, steps)
     total = _kahan_fix(total, vals, present, inv, groups)
     c = np.maximum(count, 1)
     result = total / c
@@ -218,8 +214,7 @@ def _select_k(
         grp = inv[rows][order]
         starts = np.searchsorted(grp, grp, side="left")
         rank = np.arange(len(order)) - starts
-        chosen = rows[order][rank < k]
-        keep[chosen, s] = True
+        keep[rows[order][rank < k], s] = True
         rank_out[rows[order], s] = rank
     out = StepVector(v.labels, v.values, keep, v.drop_name)
     if steps == 1 and op in ("topk", "bottomk"):
@@ -255,4 +250,6 @@ def _count_values(v: StepVector, label: str, by: list[str] | None, without: bool
     for k, s in cells:
         values[k, s] += 1
         present[k, s] = True
-    return StepVector(LabelTable.from_dicts(out_rows), values, present, np.zeros(len(out_rows), bool))
+    return StepVector(
+        LabelTable.from_dicts(out_rows), values, present, np.zeros(len(out_rows), bool)
+    )

@@ -107,9 +107,7 @@ def _match_groups(
     inv_l, first_l = lhs.group(sig_names)
     inv_r, first_r = rhs.group(sig_names)
     sig_r = {s: g for g, s in enumerate(rhs.signatures(first_r, sig_names))}
-    l_to_r = np.array(
-        [sig_r.get(s, -1) for s in lhs.signatures(first_l, sig_names)], dtype=np.intp
-    )
+    l_to_r = np.array([sig_r.get(s, -1) for s in lhs.signatures(first_l, sig_names)], dtype=np.intp)
     return inv_l, inv_r, l_to_r, len(first_r)
 
 

@@ -32,8 +32,8 @@ from tocsin.promql.values import (
     MatrixResult,
     QueryResult,
     RangeVector,
-    Scalars,
     ScalarResult,
+    Scalars,
     SeriesPoints,
     StepVector,
     Str,
@@ -66,7 +66,7 @@ def parse(query: str) -> Any:
 
 def ms(td: Any) -> int:
     """A datetime.timedelta as integer milliseconds."""
-    return int(round(td.total_seconds() * 1000))
+    return round(td.total_seconds() * 1000)
 
 
 @dataclass
@@ -113,7 +113,7 @@ class Engine:
     def instant_query(self, queryable: Queryable, query: str, t: float) -> QueryResult:
         """Evaluate `query` at Unix time `t` (seconds)."""
         node = parse(query)
-        t_ms = int(round(t * 1000))
+        t_ms = round(t * 1000)
         ctx = self._ctx(queryable, np.array([t_ms], dtype=np.int64), t_ms, t_ms, 0)
         val = self.eval(node, ctx)
         return self._instant_result(val, t_ms)
@@ -131,7 +131,11 @@ class Engine:
         if end < start:
             raise QueryError("end timestamp must not be before start time", kind="bad_data")
         node = parse(query)
-        s_ms, e_ms, st_ms = int(round(start * 1000)), int(round(end * 1000)), int(round(step * 1000))
+        s_ms, e_ms, st_ms = (
+            round(start * 1000),
+            round(end * 1000),
+            round(step * 1000),
+        )
         times = np.arange(s_ms, e_ms + 1, st_ms, dtype=np.int64)
         if len(times) > 11000:
             raise QueryError(
@@ -164,8 +168,7 @@ class Engine:
             ctx.samples[0] += loaded
             if ctx.samples[0] > self.max_samples:
                 raise QueryError(
-                    "query processing would load too many samples into memory "
-                    "in query execution",
+                    "query processing would load too many samples into memory in query execution",
                     kind="execution",
                 )
 
@@ -216,7 +219,7 @@ class Engine:
                 at_ms = ctx.end_ms
             else:
                 try:
-                    at_ms = int(round(at.at.timestamp() * 1000))
+                    at_ms = round(at.at.timestamp() * 1000)
                 except BaseException as e:
                     if isinstance(e, KeyboardInterrupt | SystemExit):
                         raise
@@ -265,7 +268,7 @@ class Engine:
         self.check(ctx, len(flat.ts))
         values, present, sts = instant_lookup(flat, times, self.lookback_ms)
         sv = StepVector(flat.labels, values, present, np.zeros(flat.n, dtype=bool))
-        keep = present.any(axis=1)
+        keep: Any = np.asarray(present.any(axis=1))
         return sv.take(keep), sts[keep]
 
     def eval_matrix(self, node: Any, ctx: Ctx) -> RangeVector:
@@ -344,9 +347,7 @@ def finish_labels(sv: StepVector) -> LabelTable:
         inv, first = labels.group(None)
         if len(first) < sv.n:
             counts = np.bincount(
-                (inv[:, None] * sv.present.shape[1] + np.arange(sv.present.shape[1]))[
-                    sv.present
-                ],
+                (inv[:, None] * sv.present.shape[1] + np.arange(sv.present.shape[1]))[sv.present],
                 minlength=len(first) * sv.present.shape[1],
             )
             if (counts > 1).any():

@@ -64,7 +64,9 @@ def evaluate(engine: Engine, node: Any, ctx: Ctx) -> Value:
     name = node.func.name
     args = list(node.args)
     if name in _NATIVE_ONLY:
-        raise UnsupportedFeature(f"{name}() works on native histograms, which tocsin does not support")
+        raise UnsupportedFeature(
+            f"{name}() works on native histograms, which tocsin does not support"
+        )
     if name == "info":
         raise UnsupportedFeature("info() is experimental and not supported by tocsin")
     steps = ctx.steps
@@ -77,12 +79,12 @@ def evaluate(engine: Engine, node: Any, ctx: Ctx) -> Value:
         if name == "absent_over_time":
             rv = engine.eval(args[0], ctx)
             assert isinstance(rv, RangeVector)
-            has = (rv.hi > rv.lo).any(axis=0) if rv.n else np.zeros(steps, bool)
+            has = np.asarray((rv.hi > rv.lo).any(axis=0)) if rv.n else np.zeros(steps, bool)
             sel = args[0].vector_selector if isinstance(args[0], pp.MatrixSelector) else None
             return _absent(engine, sel, has, steps)
         if name == "absent":
             v = engine.eval_vector(args[0], ctx)
-            has = v.present.any(axis=0)
+            has = np.asarray(v.present.any(axis=0))
             sel = args[0] if isinstance(args[0], pp.VectorSelector) else None
             return _absent(engine, sel, has, steps)
         if name == "time":
@@ -100,7 +102,9 @@ def evaluate(engine: Engine, node: Any, ctx: Ctx) -> Value:
         if name == "vector":
             s = engine.eval_scalar(args[0], ctx)
             return StepVector(
-                LabelTable.empty(1), s.values[None, :].copy(), np.ones((1, steps), bool),
+                LabelTable.empty(1),
+                s.values[None, :].copy(),
+                np.ones((1, steps), bool),
                 np.zeros(1, bool),
             )
         if name == "scalar":
@@ -138,7 +142,9 @@ def evaluate(engine: Engine, node: Any, ctx: Ctx) -> Value:
                 v = engine.eval_vector(args[0], ctx)
             else:
                 v = StepVector(
-                    LabelTable.empty(1), (ctx.times / 1000.0)[None, :], np.ones((1, steps), bool),
+                    LabelTable.empty(1),
+                    (ctx.times / 1000.0)[None, :],
+                    np.ones((1, steps), bool),
                     np.zeros(1, bool),
                 )
             return _mapped(v, _date_part(name, v.values))
@@ -248,9 +254,9 @@ def _date_part(name: str, v: F64) -> F64:
     elif name == "day_of_week":
         out = (days + 4) % 7
     elif name == "days_in_month":
-        out = ((month_start + 1).astype("datetime64[D]") - month_start.astype("datetime64[D]")).astype(
-            np.int64
-        )
+        out = (
+            (month_start + 1).astype("datetime64[D]") - month_start.astype("datetime64[D]")
+        ).astype(np.int64)
     elif name == "hour":
         out = (secs - days * 86400) // 3600
     else:
@@ -305,7 +311,6 @@ def _go_expand(template: str, m: re.Match[str]) -> str:
     return _GO_GROUP_REF.sub(sub, template)
 
 
-
 def _label_replace(v: StepVector, dst: str, repl: str, src: str, regex: str) -> StepVector:
     try:
         pattern = re.compile(f"(?:{go_regex(regex)})\\Z", re.DOTALL)
@@ -314,7 +319,9 @@ def _label_replace(v: StepVector, dst: str, repl: str, src: str, regex: str) -> 
             f"invalid regular expression in label_replace(): {regex}", kind="execution"
         ) from e
     if not _LABEL_NAME.match(dst):
-        raise QueryError(f"invalid destination label name in label_replace(): {dst}", kind="execution")
+        raise QueryError(
+            f"invalid destination label name in label_replace(): {dst}", kind="execution"
+        )
     if v.n == 0:
         return v
     inv, first = v.labels.group([src])

@@ -33,8 +33,15 @@ EPSILON = 1e-6
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 
 _DUR = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000,
-            "w": 604_800_000, "y": 31_536_000_000}
+_UNIT_MS = {
+    "ms": 1,
+    "s": 1000,
+    "m": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+    "w": 604_800_000,
+    "y": 31_536_000_000,
+}
 _NUM = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|Inf|inf|NaN|nan|0x[0-9a-fA-F]+)"
 _EXPAND = re.compile(rf"^(?P<a>{_NUM})(?:(?P<op>[-+])(?P<b>{_NUM}))?x(?P<n>\d+)$")
 
@@ -46,7 +53,7 @@ class ScriptError(ValueError):
 def parse_duration_ms(text: str) -> int:
     text = text.strip()
     try:
-        return int(round(float(text) * 1000))
+        return round(float(text) * 1000)
     except ValueError:
         pass
     pos, total = 0, 0.0
@@ -57,7 +64,7 @@ def parse_duration_ms(text: str) -> int:
         pos = m.end()
     if pos != len(text) or not text:
         raise ScriptError(f"invalid duration {text!r}")
-    return int(round(total))
+    return round(total)
 
 
 def _number(tok: str) -> float:
@@ -385,12 +392,19 @@ class Runner:
             msg = str(e)
             if exp.fail_msg is not None and exp.fail_msg != msg:
                 return CaseResult(
-                    file, line_no, ev.query, SKIPPED,
-                    f"failed as expected, but with another message: want {exp.fail_msg!r}, got {msg!r}",
+                    file,
+                    line_no,
+                    ev.query,
+                    SKIPPED,
+                    "failed as expected, but with another message: "
+                    f"want {exp.fail_msg!r}, got {msg!r}",
                 )
             if exp.fail_regex is not None and not re.search(exp.fail_regex, msg):
                 return CaseResult(
-                    file, line_no, ev.query, SKIPPED,
+                    file,
+                    line_no,
+                    ev.query,
+                    SKIPPED,
                     f"failed as expected, but message does not match {exp.fail_regex!r}: {msg!r}",
                 )
             return CaseResult(file, line_no, ev.query, PASSED)
@@ -405,7 +419,10 @@ class Runner:
             return CaseResult(file, line_no, ev.query, FAILED, problem)
         if exp.annotations:
             return CaseResult(
-                file, line_no, ev.query, SKIPPED,
+                file,
+                line_no,
+                ev.query,
+                SKIPPED,
                 "value matches; tocsin does not produce annotations: " + "; ".join(exp.annotations),
             )
         return CaseResult(file, line_no, ev.query, PASSED)
@@ -416,11 +433,17 @@ class Runner:
         if exp.string is not None:
             if not isinstance(res, StringResult):
                 return f"expected string {exp.string!r}, got {res.result_type}"
-            return None if res.value == exp.string else f"expected {exp.string!r}, got {res.value!r}"
+            return (
+                None if res.value == exp.string else f"expected {exp.string!r}, got {res.value!r}"
+            )
         if ev.scalar is not None:
             if not isinstance(res, ScalarResult):
                 return f"expected scalar {ev.scalar}, got {res.result_type}"
-            return None if _feq(ev.scalar, res.value) else f"expected scalar {ev.scalar}, got {res.value}"
+            return (
+                None
+                if _feq(ev.scalar, res.value)
+                else f"expected scalar {ev.scalar}, got {res.value}"
+            )
         if isinstance(res, ScalarResult):
             if not ev.series:
                 return f"expected no result, got scalar {res.value}"
@@ -452,7 +475,8 @@ class Runner:
             if not _feq(slots[0], value):
                 return f"{_fmt_key(key)}: expected {slots[0]}, got {value}"
             if ev.expect.ordered and _key(ev.series[pos][0]) != key:
-                return f"order differs at position {pos}: expected {_fmt_key(_key(ev.series[pos][0]))}, got {_fmt_key(key)}"
+                want_key = _fmt_key(_key(ev.series[pos][0]))
+                return f"order differs at position {pos}: expected {want_key}, got {_fmt_key(key)}"
         return None
 
     def _compare_matrix(self, ev: _Eval, res: MatrixResult) -> str | None:
@@ -477,9 +501,12 @@ class Runner:
             s = got[key]
             have = dict(zip(s.timestamps.tolist(), s.values.tolist(), strict=True))
             if set(have) != set(points):
+                want_vals = [points[t] for t in sorted(points)]
+                got_vals = [have[t] for t in sorted(have)]
                 return (
-                    f"{_fmt_key(key)}: timestamps differ: expected {sorted(points)}, got {sorted(have)}"
-                    f"\n    want values {[points[t] for t in sorted(points)]}\n    got values  {[have[t] for t in sorted(have)]}"
+                    f"{_fmt_key(key)}: timestamps differ: "
+                    f"expected {sorted(points)}, got {sorted(have)}\n"
+                    f"    want values {want_vals}\n    got values  {got_vals}"
                 )
             for t, v in points.items():
                 if not _feq(v, have[t]):
@@ -487,7 +514,9 @@ class Runner:
         return None
 
 
-_COMMAND = re.compile(r"^(load|load_with_nhcb|clear|eval|eval_fail|eval_warn|eval_info|eval_ordered)(\s|$)")
+_COMMAND = re.compile(
+    r"^(load|load_with_nhcb|clear|eval|eval_fail|eval_warn|eval_info|eval_ordered)(\s|$)"
+)
 
 
 def _is_body(line: str) -> bool:

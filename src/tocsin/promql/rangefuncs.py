@@ -47,7 +47,9 @@ RANGE_FUNCS = {
 PARAM_RANGE_FUNCS = {"quantile_over_time", "predict_linear", "double_exponential_smoothing"}
 
 
-def _reduceat(ufunc: np.ufunc, vals: F64, lo: npt.NDArray[np.intp], hi: npt.NDArray[np.intp]) -> F64:
+def _reduceat(
+    ufunc: np.ufunc, vals: F64, lo: npt.NDArray[np.intp], hi: npt.NDArray[np.intp]
+) -> F64:
     if len(vals) == 0:
         return np.full(lo.shape, np.nan)
     ext = np.append(vals, 0.0)
@@ -81,7 +83,9 @@ def apply(name: str, rv: RangeVector, params: list[F64], step_times: I64) -> tup
         if name in ("sum_over_time", "avg_over_time"):
             total = _reduceat(np.add, rv.vals, lo, hi)
             mag = _reduceat(np.fmax, np.abs(rv.vals), lo, hi)
-            suspect = present & np.isfinite(mag) & ((np.abs(total) * 1e12 < mag) | ~np.isfinite(total))
+            suspect = (
+                present & np.isfinite(mag) & ((np.abs(total) * 1e12 < mag) | ~np.isfinite(total))
+            )
             for i, j in np.argwhere(suspect).tolist():
                 xs = rv.vals[lo[i, j] : hi[i, j]]
                 total[i, j] = kahan_sum(xs) if name == "sum_over_time" else prom_avg(xs) * len(xs)
@@ -171,7 +175,9 @@ def _deriv(ts: I64, vs: F64, rv: RangeVector, j: int, p: list[float], st: int) -
     return _linreg(ts, vs, int(ts[0]))[0]
 
 
-def _predict_linear(ts: I64, vs: F64, rv: RangeVector, j: int, p: list[float], st: int) -> float | None:
+def _predict_linear(
+    ts: I64, vs: F64, rv: RangeVector, j: int, p: list[float], st: int
+) -> float | None:
     slope, intercept = _linreg(ts, vs, st)
     return slope * p[0] + intercept
 
@@ -195,7 +201,9 @@ def _stddev(ts: I64, vs: F64, rv: RangeVector, j: int, p: list[float], st: int) 
     return math.sqrt(var) if var is not None else None
 
 
-def _quantile_ot(ts: I64, vs: F64, rv: RangeVector, j: int, p: list[float], st: int) -> float | None:
+def _quantile_ot(
+    ts: I64, vs: F64, rv: RangeVector, j: int, p: list[float], st: int
+) -> float | None:
     return quantile(p[0], vs)
 
 

@@ -56,7 +56,7 @@ class StepVector:
 
     def compact(self) -> StepVector:
         """Drop rows that are absent at every step."""
-        keep = self.present.any(axis=1)
+        keep: Bools = np.asarray(self.present.any(axis=1))
         if keep.all():
             return self
         return self.take(keep)
@@ -189,7 +189,10 @@ class ScalarResult:
     result_type: str = field(default="scalar", init=False)
 
     def to_prometheus_json(self) -> dict[str, Any]:
-        return {"resultType": "scalar", "result": [format_time(self.t_ms), format_value(self.value)]}
+        return {
+            "resultType": "scalar",
+            "result": [format_time(self.t_ms), format_value(self.value)],
+        }
 
 
 @dataclass
