@@ -281,12 +281,15 @@ async def test_bad_latency_is_unknown(serve: Serve, clock: FakeClock) -> None:
     assert "latency_seconds is str" in (by_id[zones[1]["id"]].error or "")
 
 
-async def test_items_not_a_list_fails_the_sweep(serve: Serve, clock: FakeClock) -> None:
+@pytest.mark.parametrize(("items", "message"), [("page", "not a list"), ("zonez", "not found")])
+async def test_items_missing_or_not_a_list_fails_the_sweep(
+    serve: Serve, clock: FakeClock, items: str, message: str
+) -> None:
     vendor = Vendor(n=5)
     base = await serve(vendor.app())
-    result, _ = await sweep_once(vendor_cfg(base, items="page"), clock)
+    result, _ = await sweep_once(vendor_cfg(base, items=items), clock)
     assert not result.ok
-    assert "not a list" in (result.error or "")
+    assert message in (result.error or "")
 
 
 async def test_max_pages_stops_runaway_pagination(serve: Serve, clock: FakeClock) -> None:

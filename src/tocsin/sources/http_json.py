@@ -201,7 +201,11 @@ class HttpJsonSource(BaseSource):
         except Exception as exc:
             raise SourceError(f"{what}: items expression failed: {exc}", retryable=False) from None
         if items is None:
-            items = []
+            # Not an empty page: a page without the list (an error body sent
+            # with 200, say) must not read as "the fleet is gone".
+            raise SourceError(
+                f"{what}: items ({self.cfg.items!r}) not found in the page", retryable=True
+            )
         if not isinstance(items, list):
             raise SourceError(
                 f"{what}: items ({self.cfg.items!r}) gave {type(items).__name__}, not a list",
