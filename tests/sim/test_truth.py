@@ -99,3 +99,17 @@ async def test_example_scenario_runs_to_the_end(start_sim: StartSim, tmp_path: P
     assert len(flaps) == 20  # 1200 s of a 60 s period
     assert all(r["end"] - r["start"] == 30 for r in flaps)  # type: ignore[operator]
     assert sum(r["fault"] == "venue-blackout" for r in records) == 5
+
+
+async def test_memory_keeps_the_newest_records_and_the_file_keeps_all(
+    start_sim: StartSim, tmp_path: Path
+) -> None:
+    path = tmp_path / "truth.jsonl"
+    h = await start_sim(truth_path=path, truth_memory_limit=3)
+    h.sim.add_fault(kind="flapping", zones=["v00001-z1"], period=2, duration=20)
+    await h.at(30)
+    doc = await h.json("/admin/truth")
+    assert (doc["closed_total"], doc["closed_dropped"]) == (10, 7)
+    assert [r["start"] - doc["t0"] for r in doc["records"]] == [14, 16, 18]
+    await h.sim.stop()
+    assert len(read_truth(path)) == 10

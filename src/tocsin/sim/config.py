@@ -125,6 +125,12 @@ class SimConfig(BaseModel):
     max_page_size: int = Field(default=500, ge=1, le=5000)
     faults: list[FaultSpec] = Field(default_factory=list)
     truth_path: Path | None = Field(default=None, description="Ground-truth JSONL output.")
+    truth_memory_limit: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Closed truth records kept in memory for truth() and /admin/truth "
+        "(newest first kept); the JSONL file always has them all.",
+    )
     page_cache_mb: float = Field(
         default=64, ge=0, description="Memory for serialized list pages; 0 disables the cache."
     )

@@ -79,7 +79,7 @@ class SimEngine:
         self.t0 = t0
         self.now = t0
         self.fleet = Fleet(config.venues, config.zones_per_venue, config.seed)
-        self.truth_log = TruthLog(config.truth_path)
+        self.truth_log = TruthLog(config.truth_path, config.truth_memory_limit)
         self.world = World(self.fleet, config.heartbeat_interval, self.truth_log)
         self.faults: dict[str, Fault] = {}
         # Active API faults in start order: what each request consults.
@@ -271,7 +271,8 @@ class SimEngine:
         return [*self.world.open_records(), *api]
 
     def truth(self) -> list[TruthRecord]:
-        """Every record so far: closed ones in closing order, then open ones (end None)."""
+        """Records so far: closed ones in closing order (the newest
+        `truth_memory_limit`), then open ones (end None)."""
         return [*self.truth_log.closed, *self.open_records()]
 
     def close(self, now: float) -> None:

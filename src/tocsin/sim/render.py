@@ -53,17 +53,7 @@ class ZoneRenderer:
         return s
 
     def zone(self, view: StatusView, i: int) -> dict[str, Any]:
-        fleet = self.fleet
-        return {
-            "id": fleet.zone_id(i),
-            "name": fleet.zone_name(i),
-            "importance": fleet.zone_importance(i),
-            "venue": fleet.venue_dicts[fleet.venue_of(i)],
-            "status": "offline" if view.offline[i] else "online",
-            "volume": fleet.volume[i],
-            "latency_ms": fleet.latency_tenths[i] / 10,
-            "last_seen": self._time(view.last_seen(i)),
-        }
+        return self.zones(view, range(i, i + 1))[0]
 
     def zones(self, view: StatusView, indices: range) -> list[dict[str, Any]]:
         """Same items as `zone`, built in one loop: this is the hot path of a sweep."""

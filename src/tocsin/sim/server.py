@@ -345,7 +345,16 @@ class SimServer:
 
     async def get_truth(self, request: web.Request) -> web.Response:
         engine = self.engine
-        return json_response({"t0": engine.t0, "now": engine.now, "records": engine.truth()})
+        log = engine.truth_log
+        return json_response(
+            {
+                "t0": engine.t0,
+                "now": engine.now,
+                "closed_total": log.written,
+                "closed_dropped": log.written - len(log.closed),
+                "records": engine.truth(),
+            }
+        )
 
     async def get_stats(self, request: web.Request) -> web.Response:
         engine = self.engine

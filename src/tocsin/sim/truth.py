@@ -7,6 +7,7 @@ tell "the zone was down" from "the API misbehaved".
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 from typing import IO, Any, TypedDict
 
@@ -42,11 +43,16 @@ def truth_record(
 
 
 class TruthLog:
-    """Closed records in memory, and each one appended to a JSONL file as it closes."""
+    """Closed records appended to a JSONL file as they close, and kept in memory.
 
-    def __init__(self, path: Path | None = None) -> None:
+    Memory keeps the newest `memory_limit` records (a long run with many
+    flapping zones closes millions); the file always has them all.
+    """
+
+    def __init__(self, path: Path | None = None, memory_limit: int = 1_000_000) -> None:
         self.path = path
-        self.closed: list[TruthRecord] = []
+        self.closed: deque[TruthRecord] = deque(maxlen=memory_limit)
+        self.written = 0
         self._file: IO[bytes] | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +60,7 @@ class TruthLog:
 
     def write(self, record: TruthRecord) -> None:
         self.closed.append(record)
+        self.written += 1
         self._emit(record)
 
     def _emit(self, record: TruthRecord | dict[str, Any]) -> None:
