@@ -97,3 +97,20 @@ def test_estimate_from_config_alone(clock: FakeClock, raw: dict[str, Any], want:
     cfg = ADAPTER.validate_python(raw)
     assert estimate_calls_per_hour(cfg) == want
     assert build_source(cfg, clock).estimate_calls_per_hour() == want
+
+
+async def test_a_crashing_sweep_is_a_failed_sweep(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = build_source(vendor_cfg("http://127.0.0.1:9"), clock)
+
+    async def boom(out: list[Any]) -> None:
+        raise KeyError("bug")
+
+    source._collect = boom  # type: ignore[method-assign]
+    result = await source.sweep()
+    await source.close()
+    assert not result.ok
+    assert "internal error: KeyError" in (result.error or "")
+    assert "sweep crashed" in caplog.text
+    assert source.breaker.consecutive_failures == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
@@ -11,6 +12,8 @@ from tocsin.sources.circuit import CircuitBreaker
 from tocsin.sources.config import SourceBaseConfig
 from tocsin.sources.token_bucket import TokenBucket
 from tocsin.sources.types import CircuitState, Observation, SourceHealth, SweepResult
+
+log = logging.getLogger(__name__)
 
 
 class BaseSource(ABC):
@@ -75,6 +78,9 @@ class BaseSource(ABC):
             await self._collect(out)
         except SourceError as exc:
             ok, error = False, str(exc)
+        except Exception as exc:  # a bug must not kill the poller; report it as a failure
+            log.exception("source %s: sweep crashed", self.name)
+            ok, error = False, f"internal error: {type(exc).__name__}: {exc}"
         if ok:
             self.breaker.record_success()
             self._target_count = len(out)
