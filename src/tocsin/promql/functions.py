@@ -99,6 +99,9 @@ def evaluate(engine: Engine, node: Any, ctx: Ctx) -> Value:
             return Scalars(np.full(steps, ctx.interval_ms / 1000.0))
         if name == "range":
             return Scalars(np.full(steps, (ctx.end_ms - ctx.start_ms) / 1000.0))
+        if name in ("min_of", "max_of"):
+            a, b = (engine.eval_scalar(x, ctx).values for x in args)
+            return Scalars(np.minimum(a, b) if name == "min_of" else np.maximum(a, b))
         if name == "vector":
             s = engine.eval_scalar(args[0], ctx)
             return StepVector(
