@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a table of templates reads best one case per line)
 """Go text/template semantics, table-driven: template, data -> expected output.
 
 Expected outputs follow Go's documented behaviour (text/template package
