@@ -7,6 +7,9 @@ import re
 import pytest
 
 from tests.sim.conftest import StartSim
+from tocsin.clock import FakeClock
+from tocsin.sim import SimConfig
+from tocsin.sim.server import start_simulator as server_start_simulator
 
 ZONE_KEYS = {"id", "name", "importance", "venue", "status", "volume", "latency_ms", "last_seen"}
 VENUE_KEYS = {"id", "name", "region", "timezone"}
@@ -218,3 +221,13 @@ async def test_budget_answers_429_with_retry_after_until_refilled(start_sim: Sta
     stats = h.sim.stats()
     assert stats["rejected_budget"] == 2
     assert stats["by_status"] == {"200": 4, "429": 2}
+
+
+async def test_start_simulator_is_importable_from_server_module(clock: FakeClock) -> None:
+    sim = await server_start_simulator(SimConfig(venues=2), clock)
+    try:
+        assert sim.base_url is not None
+        assert sim.base_url.startswith("http://127.0.0.1:")
+        assert sim.zone_count == 10
+    finally:
+        await sim.stop()

@@ -6,7 +6,7 @@ import base64
 import hmac
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -14,10 +14,13 @@ from pydantic import ValidationError
 
 from tocsin.clock import Clock
 from tocsin.sim.budget import RequestBudget
-from tocsin.sim.config import FaultSpec
+from tocsin.sim.config import FaultSpec, SimConfig
 from tocsin.sim.engine import ApiEffects, Endpoint, FaultError, SimEngine
 from tocsin.sim.render import PageCache, ZoneRenderer, corrupt, dumps, etag_matches, etag_of
 from tocsin.sim.world import StatusView
+
+if TYPE_CHECKING:
+    from tocsin.sim.simulator import FleetSimulator
 
 Sleeper = Callable[[float], Awaitable[None]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -370,3 +373,12 @@ class SimServer:
 
     async def healthz(self, request: web.Request) -> web.Response:
         return json_response({"status": "ok"})
+
+
+async def start_simulator(
+    config: SimConfig, clock: Clock | None = None, *, host: str = "127.0.0.1", port: int = 0
+) -> FleetSimulator:
+    """Same as `tocsin.sim.start_simulator` (kept importable from here too)."""
+    from tocsin.sim.simulator import start_simulator as start
+
+    return await start(config, clock, host=host, port=port)
