@@ -254,12 +254,10 @@ class State:
             return ((k, value[k]) for k in sort_map_keys(list(value.keys())))
         if isinstance(value, int) and not isinstance(value, bool):
             if nvars > 1:
-                self.node = node
                 raise self.error(f"can't use {value} to iterate over more than one variable")
             return ((i, i) for i in range(value))
         if isinstance(value, Iterable) and not isinstance(value, str | bytes):
             return enumerate(value)
-        self.node = node
         raise self.error(f"range can't iterate over {format_value(value)}")
 
     def walk_template(self, dot: Any, node: TemplateNode) -> None:
