@@ -439,3 +439,18 @@ async def test_oversized_response_is_refused(serve: Serve, clock: FakeClock, chu
     assert fits.observations == []
     assert not result.ok
     assert "exceeds 4096" in (result.error or "")
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+async def test_concurrent_pages_respect_the_concurrency_limit(
+    serve: Serve, clock: FakeClock, concurrency: int
+) -> None:
+    vendor = Vendor(n=1000, delay=0.03)
+    base = await serve(vendor.app())
+    pagination = {"style": "page", "next_page": None, "total": "total", "page_size": 100}
+    cfg = vendor_cfg(base, pagination=pagination, concurrency=concurrency)
+    result, _ = await sweep_once(cfg, clock)
+    assert result.ok, result.error
+    assert result.requests == 10
+    assert len(result.observations) == 1000
+    assert vendor.peak_in_flight == concurrency

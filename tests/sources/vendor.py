@@ -46,6 +46,9 @@ class Vendor:
     retry_after: str = "2"
     faults: dict[int, str] = field(default_factory=dict)  # page -> fault
     fail_all: str | None = None
+    delay: float = 0.0  # seconds every list request takes
+    in_flight: int = 0
+    peak_in_flight: int = 0
 
     def __post_init__(self) -> None:
         if not self.zones:
@@ -99,6 +102,13 @@ class Vendor:
         denied = self._deny(request)
         if denied is not None:
             return denied
+        if self.delay:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            try:
+                await asyncio.sleep(self.delay)
+            finally:
+                self.in_flight -= 1
         q = request.query
         if "limit" in q or "cursor" in q:
             limit = int(q.get("limit", "100"))
