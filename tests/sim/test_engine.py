@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -207,3 +208,16 @@ def test_page_cache_is_bounded_in_bytes_and_views() -> None:
     assert cache.bytes == 20
     cache.put(("live", 2), ("p", 9), b"b" * 101)  # larger than the cache: not kept
     assert cache.bytes == 20
+
+
+def test_automatic_ids_skip_ids_the_scenario_names() -> None:
+    e = engine({"kind": "api_5xx"}, {"id": "f1", "kind": "slow"}, {"kind": "stale_data"})
+    assert sorted(e.faults) == ["f1", "f2", "f3"]
+    assert e.faults["f1"].spec.kind == "slow"
+
+
+def test_bad_scenario_target_closes_the_truth_file(tmp_path: Path) -> None:
+    path = tmp_path / "truth.jsonl"
+    with pytest.raises(FaultError, match="unknown zone"):
+        engine({"kind": "zone_outage", "zones": ["v00099-z1"]}, truth_path=path)
+    assert path.read_bytes() == b""

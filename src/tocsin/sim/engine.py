@@ -87,10 +87,16 @@ class SimEngine:
         self._events: list[tuple[float, int, str, str]] = []
         self._seq = itertools.count()
         self._ids = itertools.count(1)
+        # Automatic ids (f1, f2, ...) never take an id the scenario names later.
+        self._reserved = {spec.id for spec in config.faults if spec.id is not None}
         self.initial_failing = self._pick_initial_failing()
         self.world.take_down(self.initial_failing, t0, "zone_outage", "initial")
-        for spec in config.faults:
-            self.add_fault(spec, from_scenario=True)
+        try:
+            for spec in config.faults:
+                self.add_fault(spec, from_scenario=True)
+        except BaseException:
+            self.truth_log.close([])
+            raise
         self.sync(t0)
 
     def _pick_initial_failing(self) -> list[int]:
@@ -125,7 +131,7 @@ class SimEngine:
     def _next_id(self) -> str:
         while True:
             fid = f"f{next(self._ids)}"
-            if fid not in self.faults:
+            if fid not in self.faults and fid not in self._reserved:
                 return fid
 
     def _resolve_targets(self, fault: Fault) -> None:
