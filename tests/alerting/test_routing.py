@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tocsin.alerting.config import parse_alertmanager_config
+from tocsin.alerting.matchers import matches_all
 from tocsin.alerting.routing import Route, build_tree, format_label_set, group_id
 
 CONFIG = """
@@ -118,3 +121,81 @@ def test_route_ids_are_unique_and_idx_is_post_order(tree: Route) -> None:
 
 def test_format_label_set_quotes_like_go() -> None:
     assert format_label_set({"b": 'x"y', "a": "1"}) == '{a="1", b="x\\"y"}'
+
+
+def _naive(route: Route, labels: dict[str, str]) -> list[Route]:
+    """Alertmanager's algorithm, literally, as the reference for the indexed one."""
+    if not matches_all(route.matchers, labels):
+        return []
+    found: list[Route] = []
+    for child in route.routes:
+        got = _naive(child, labels)
+        found += got
+        if got and not child.continue_:
+            break
+    return found or [route]
+
+
+_CHILD = st.tuples(
+    st.sampled_from(
+        [
+            'venue="v1"',
+            'venue="v2"',
+            'venue="v3"',
+            'venue=""',
+            'venue="v1", venue="v2"',
+            'sev="crit"',
+            'venue="v2", sev=~"crit|high"',
+            'venue!="v1"',
+            'venue=~"v[12]"',
+        ]
+    ),
+    st.booleans(),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    children=st.lists(_CHILD, min_size=0, max_size=14),
+    labels=st.fixed_dictionaries(
+        {},
+        optional={
+            "venue": st.sampled_from(["v1", "v2", "v3", "v4", ""]),
+            "sev": st.sampled_from(["crit", "high", "low"]),
+        },
+    ),
+)
+def test_indexed_matching_equals_the_plain_algorithm(
+    children: list[tuple[str, bool]], labels: dict[str, str]
+) -> None:
+    lines = ["route:", "  receiver: root", "  routes:"]
+    for i, (matchers, cont) in enumerate(children):
+        lines += ["    - matchers:"]
+        lines += [f"        - '{part.strip()}'" for part in matchers.split(", ")]
+        lines += [f"      receiver: r{i}", f"      continue: {str(cont).lower()}"]
+    if not children:
+        lines.pop()
+    lines += ["receivers:", "  - name: root"] + [f"  - name: r{i}" for i in range(len(children))]
+    tree = build_tree(parse_alertmanager_config("\n".join(lines) + "\n"))
+    assert tree.match(labels) == _naive(tree, labels)
+
+
+def test_many_pinned_siblings_are_indexed_and_keep_order() -> None:
+    venues = "".join(
+        f"    - matchers: ['venue=\"v{i}\"']\n      receiver: r\n      continue: true\n"
+        for i in range(10)
+    )
+    text = (
+        "route:\n  receiver: root\n  routes:\n"
+        "    - matchers: ['sev=\"crit\"']\n      receiver: first\n      continue: true\n"
+        + venues
+        + "    - matchers: ['venue=~\"v.*\"']\n      receiver: last\n"
+        + "receivers: [{name: root}, {name: r}, {name: first}, {name: last}]\n"
+    )
+    tree = build_tree(parse_alertmanager_config(text))
+    assert tree._index is not None
+    assert tree.receivers({"venue": "v3", "sev": "crit"}) == ["first", "r", "last"]
+    assert tree.match({"venue": "v3"})[0].key().endswith('{venue="v3"}')
+    assert tree.receivers({"venue": "vx"}) == ["last"]
+    assert tree.receivers({"venue": "x"}) == ["root"]
+    assert tree.receivers({}) == ["root"]

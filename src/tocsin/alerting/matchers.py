@@ -206,8 +206,13 @@ def _is_reserved(ch: str) -> bool:
     return ch.isspace() or ch in _RESERVED_CHARS
 
 
+_PLAIN_ASCII = re.compile(r"[ !#-\[\]-~]*\Z")
+
+
 def go_quote(s: str) -> str:
     """A double-quoted string the way Go's strconv.Quote writes it."""
+    if _PLAIN_ASCII.match(s):
+        return f'"{s}"'
     out = ['"']
     for ch in s:
         if ch in ('"', "\\"):

@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tocsin.alerting.config import AlertmanagerConfig, RouteConfig
-from tocsin.alerting.matchers import format_matchers, go_quote, matches_all
-from tocsin.tsdb.types import LabelMatcher
+from tocsin.alerting.matchers import format_matchers, go_quote
+from tocsin.tsdb.types import LabelMatcher, MatchOp
 
 DEFAULT_GROUP_WAIT = 30.0
 DEFAULT_GROUP_INTERVAL = 300.0
@@ -41,16 +42,43 @@ class Route:
     parent: Route | None = field(default=None, repr=False)
     routes: list[Route] = field(default_factory=list, repr=False)
     idx: int = 0  # post-order position, as Alertmanager numbers routes
+    _checks: list[tuple[str, int, Any]] = field(default_factory=list, repr=False)
+    _key: str = field(default="", repr=False)
+    _index: _ChildIndex | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # Matching is the hot path (every alert, every route on its way):
+        # precompute plain comparisons instead of going through the generic
+        # matcher for `=` and `!=`.
+        for m in self.matchers:
+            if m.op is MatchOp.EQ:
+                self._checks.append((m.name, 0, m.value))
+            elif m.op is MatchOp.NE:
+                self._checks.append((m.name, 1, m.value))
+            else:
+                self._checks.append((m.name, 2, m.matches))
 
     def matches_self(self, labels: Mapping[str, str]) -> bool:
-        return matches_all(self.matchers, labels)
+        get = labels.get
+        for name, kind, arg in self._checks:
+            value = get(name, "")
+            if kind == 0:
+                if value != arg:
+                    return False
+            elif kind == 1:
+                if value == arg:
+                    return False
+            elif not arg(value):
+                return False
+        return True
 
     def match(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes an alert with `labels` ends up in, in Alertmanager's order."""
         if not self.matches_self(labels):
             return []
         found: list[Route] = []
-        for child in self.routes:
+        children = self._index.candidates(labels) if self._index else self.routes
+        for child in children:
             got = child.match(labels)
             found.extend(got)
             if got and not child.continue_:
@@ -62,8 +90,10 @@ class Route:
 
     def key(self) -> str:
         """The matcher path from the root, e.g. `{}/{service="db"}`."""
-        own = format_matchers(self.matchers)
-        return f"{self.parent.key()}/{own}" if self.parent is not None else own
+        if not self._key:
+            own = format_matchers(self.matchers)
+            self._key = f"{self.parent.key()}/{own}" if self.parent is not None else own
+        return self._key
 
     def route_id(self) -> str:
         """Like key(), but unique even for siblings with equal matchers."""
@@ -89,6 +119,45 @@ class Route:
         for child in self.routes:
             out.extend(child.walk())
         return out
+
+
+class _ChildIndex:
+    """Skip children that cannot match: many siblings pin the same label to
+    different values (`venue="v1"`, `venue="v2"`, ...). Children are indexed
+    by that value; the rest are always tried. Order is kept."""
+
+    def __init__(self, routes: Sequence[Route], label: str) -> None:
+        self.label = label
+        self.always: list[int] = []
+        self.by_value: dict[str, list[int]] = {}
+        for i, r in enumerate(routes):
+            pinned = [m.value for m in r.matchers if m.op is MatchOp.EQ and m.name == label]
+            if pinned and len(set(pinned)) == 1:
+                self.by_value.setdefault(pinned[0], []).append(i)
+            elif pinned:
+                continue  # contradictory `=` matchers: never matches
+            else:
+                self.always.append(i)
+        self.routes = list(routes)
+
+    def candidates(self, labels: Mapping[str, str]) -> list[Route]:
+        hits = self.by_value.get(labels.get(self.label, ""))
+        if not hits:
+            return [self.routes[i] for i in self.always]
+        return [self.routes[i] for i in sorted((*self.always, *hits))]
+
+    @staticmethod
+    def build(routes: Sequence[Route]) -> _ChildIndex | None:
+        if len(routes) < 8:
+            return None  # a plain scan is as fast
+        counts: dict[str, int] = {}
+        for r in routes:
+            for name in {m.name for m in r.matchers if m.op is MatchOp.EQ}:
+                counts[name] = counts.get(name, 0) + 1
+        if not counts:
+            return None
+        label, used = max(counts.items(), key=lambda kv: kv[1])
+        return _ChildIndex(routes, label) if used >= len(routes) // 2 else None
 
 
 def format_label_set(labels: Mapping[str, str]) -> str:
@@ -143,6 +212,7 @@ def _build(cfg: RouteConfig, parent: Route | None, counter: list[int]) -> Route:
         parent=parent,
     )
     route.routes = [_build(child, route, counter) for child in cfg.routes]
+    route._index = _ChildIndex.build(route.routes)
     route.idx = counter[0]
     counter[0] += 1
     return route
