@@ -231,3 +231,19 @@ async def test_start_simulator_is_importable_from_server_module(clock: FakeClock
         assert sim.zone_count == 10
     finally:
         await sim.stop()
+
+
+async def test_latency_wanders_around_each_zones_base_per_heartbeat(start_sim: StartSim) -> None:
+    h = await start_sim(venues=20, heartbeat_interval=60)
+    fleet = h.sim.engine.fleet
+    seen: dict[str, set[float]] = {}
+    for slot in range(6):
+        await h.at(slot * 60)
+        doc = await h.json("/v1/zones?page=1&page_size=100")
+        for i, z in enumerate(doc["zones"]):
+            base = fleet.latency_tenths[i] / 10
+            assert 0.8 * base - 0.1 <= z["latency_ms"] <= 1.2 * base
+            seen.setdefault(z["id"], set()).add(z["latency_ms"])
+        single = await h.json("/v1/zones/v00003-z2")
+        assert single == doc["zones"][11]
+    assert sum(len(values) > 1 for values in seen.values()) > 90

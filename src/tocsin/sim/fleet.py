@@ -154,7 +154,7 @@ class Fleet:
                 self.name_code[base + k] = code
         for i in range(self.size):
             self.volume[i] = rng.randrange(20, 81)
-            self.latency_tenths[i] = int(min(rng.lognormvariate(2.5, 0.5), 6000.0) * 10) + 1
+            self.latency_tenths[i] = int(min(rng.lognormvariate(2.5, 0.5), 6000.0) * 10) + 10
 
     def __len__(self) -> int:
         return self.size

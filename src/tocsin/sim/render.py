@@ -64,6 +64,9 @@ class ZoneRenderer:
         name_code, volume, latency = fleet.name_code, fleet.volume, fleet.latency_tenths
         offline, changed = view.offline, view.changed
         slot = view.slot_time
+        # Latency wanders within ±20% of the zone's base value, once per
+        # heartbeat slot, from a cheap multiplicative hash (deterministic).
+        jitter_seed = int(slot) * 40503
         slot_str = self._time(slot)
         time_str = self._time
         out: list[dict[str, Any]] = []
@@ -84,7 +87,10 @@ class ZoneRenderer:
                     "venue": venue_dicts[v],
                     "status": status,
                     "volume": volume[i],
-                    "latency_ms": latency[i] / 10,
+                    "latency_ms": (
+                        latency[i] * (819 + ((i * 2654435761 + jitter_seed) >> 7) % 410) // 1024
+                    )
+                    / 10,
                     "last_seen": seen,
                 }
             )
