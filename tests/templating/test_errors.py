@@ -105,7 +105,7 @@ EXEC_ERRORS: list[tuple[str, Any, str]] = [
     (
         '{{ template "missing" }}',
         None,
-        'template: t:1:3: executing "t" at <{{template "missing"...>: template "missing" not defined',
+        'template: t:1:3: executing "t" at <{{template "missing"}}>: template "missing" not defined',
     ),
     (
         "{{ eq 1 1.5 }}",
@@ -140,7 +140,7 @@ EXEC_ERRORS: list[tuple[str, Any, str]] = [
     (
         "{{ index .list 1 2 3 4 5 6 7 }}",
         {"list": [1]},
-        'template: t:1:3: executing "t" at <index .list 1 2 3 4 ...>: error calling index: index out of range: 1',
+        'template: t:1:3: executing "t" at <index .list 1 2 3 4 5 6 7>: error calling index: index out of range: 1',
     ),
     (
         "{{ slice . 2 1 }}",

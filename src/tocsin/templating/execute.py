@@ -114,8 +114,6 @@ class State:
             )
         line, col = node.src.location(node.pos)
         ctx = str(node)
-        if len(ctx) > 20:
-            ctx = ctx[:20] + "..."
         text = (
             f'template: {node.src.name}:{line}:{col}: executing "{self.name}" at <{ctx}>: {message}'
         )
