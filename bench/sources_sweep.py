@@ -39,6 +39,7 @@ PAGE = 500
 MAPPING: dict[str, Any] = {
     "id": "id",
     "up": "status == 'online'",
+    "unknown_if": "status != 'online' && status != 'offline'",
     "labels": {
         "zone": "name",
         "importance": "importance",
@@ -183,6 +184,7 @@ def _mapping_bench(zones: int) -> None:
     exprs = [
         MAPPING["id"],
         MAPPING["up"],
+        MAPPING["unknown_if"],
         *MAPPING["labels"].values(),
         MAPPING["latency_seconds"],
         *MAPPING["fields"].values(),

@@ -109,6 +109,7 @@ BAD = [
     pytest.param({"pagination": {"page_size": 0}}, "page_size", id="page-size"),
     pytest.param({"headers": {"Bad Header": "x"}}, "Bad Header", id="header-name"),
     pytest.param({"headers_files": {"X-Key": "/nonexistent/key"}}, "missing", id="header-file"),
+    pytest.param({"mapping": {"stale_after": 60}}, "needs last_seen", id="stale-needs-seen"),
     pytest.param({"name": ""}, "name", id="empty-name"),
     pytest.param({"name": "has space"}, "name", id="name-chars"),
 ]

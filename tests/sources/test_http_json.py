@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -454,3 +455,50 @@ async def test_concurrent_pages_respect_the_concurrency_limit(
     assert result.requests == 10
     assert len(result.observations) == 1000
     assert vendor.peak_in_flight == concurrency
+
+
+SEEN = datetime(2026, 11, 23, 8, 0, tzinfo=UTC).timestamp()  # last_seen of the fake's zones
+
+
+@pytest.mark.parametrize(
+    ("age", "last_seen", "ok", "message"),
+    [
+        (100, "last_seen", True, None),
+        (301, "last_seen", False, "data is stale: newest last_seen is 301s old"),
+        (301, "venue.nothing", False, "no item has a usable last_seen"),
+    ],
+)
+async def test_stale_vendor_data_fails_the_sweep(
+    serve: Serve, clock: FakeClock, age: float, last_seen: str, ok: bool, message: str | None
+) -> None:
+    zones = [zone(i) for i in range(10)]
+    zones[3] = {**zones[3], "last_seen": "garbage"}
+    zones[4] = {**zones[4], "last_seen": SEEN - 1000}  # numbers are Unix seconds
+    vendor = Vendor(zones=zones)
+    base = await serve(vendor.app())
+    clock.set(SEEN + age)
+    cfg = vendor_cfg(base, mapping={"last_seen": last_seen, "stale_after": 300})
+    result, _ = await sweep_once(cfg, clock)
+    assert result.ok is ok
+    assert len(result.observations) == 10
+    if message:
+        assert message in (result.error or "")
+
+
+async def test_stale_data_is_seen_through_etag_reuse(serve: Serve, clock: FakeClock) -> None:
+    vendor = Vendor(n=600)
+    base = await serve(vendor.app())
+    clock.set(SEEN + 10)
+    source = build_source(
+        vendor_cfg(base, mapping={"last_seen": "last_seen", "stale_after": 300}), clock
+    )
+    try:
+        first = await source.sweep()
+        await clock.advance(600)  # the vendor's data does not move: every page 304
+        second = await source.sweep()
+    finally:
+        await source.close()
+    assert first.ok
+    assert vendor.not_modified == 2
+    assert not second.ok
+    assert "stale" in (second.error or "")

@@ -150,6 +150,14 @@ class MappingConfig(_Strict):
     latency_seconds: Expression | None = None
     latency_scale: PositiveFloat = 1.0
     fields: dict[str, Expression] = {}
+    last_seen: Expression | None = None
+    stale_after: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _stale_needs_last_seen(self) -> MappingConfig:
+        if self.stale_after is not None and self.last_seen is None:
+            raise ValueError("stale_after needs last_seen (a JMESPath to each item's timestamp)")
+        return self
 
     @field_validator("labels")
     @classmethod

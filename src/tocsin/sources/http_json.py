@@ -46,6 +46,7 @@ class _Page:
     next_page: int | None
     next_link: str | None
     total: int | None
+    newest_seen: float | None = None  # latest item last_seen, for staleness
 
 
 class _EtagCache:
@@ -124,6 +125,7 @@ class HttpJsonSource(BaseSource):
         self._etags = _EtagCache(cfg.etag_cache_size if cfg.etag else 0)
         self._last_pages: int | None = None
         self._recheck_window = (0.0, 0)  # (window start, rechecks spent in it)
+        self._sweep_newest: float | None = None
 
     @property
     def requests_total(self) -> int:
@@ -224,11 +226,16 @@ class HttpJsonSource(BaseSource):
             _as_int(self._next_page(doc), f"{what}: next_page") if self._next_page else None,
             resp.next_link,
             _as_int(self._total(doc), f"{what}: total") if self._total else None,
+            self._mapper.newest_seen(items),
         )
 
     def _take(self, fetched: tuple[_Page, bool], out: list[Observation]) -> _Page:
         """Add the page's observations to `out`, restamped if reused from cache."""
         page, reused = fetched
+        if page.newest_seen is not None and (
+            self._sweep_newest is None or page.newest_seen > self._sweep_newest
+        ):
+            self._sweep_newest = page.newest_seen
         obs = page.observations
         if not reused:
             out.extend(obs)
@@ -242,6 +249,29 @@ class HttpJsonSource(BaseSource):
     # ------------------------------------------------------------ sweep
 
     async def _collect(self, out: list[Observation]) -> None:
+        self._sweep_newest = None
+        await self._collect_pages_of_style(out)
+        stale_after = self.cfg.mapping.stale_after
+        if stale_after is not None and out:
+            self._check_fresh(stale_after)
+
+    def _check_fresh(self, stale_after: float) -> None:
+        """Fail the sweep when the vendor serves old data (frozen status)."""
+        newest = self._sweep_newest
+        if newest is None:
+            raise SourceError(
+                f"{self.name}: no item has a usable last_seen ({self.cfg.mapping.last_seen!r})",
+                retryable=False,
+            )
+        age = self._clock.now() - newest
+        if age > stale_after:
+            raise SourceError(
+                f"{self.name}: data is stale: newest last_seen is {age:.0f}s old "
+                f"(stale_after {stale_after:g}s)",
+                retryable=True,
+            )
+
+    async def _collect_pages_of_style(self, out: list[Observation]) -> None:
         style = self._pagination.style
         if style == "none":
             self._take(await self._fetch_page(self.page_url(), "page"), out)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from tocsin.sources.config import MappingConfig
@@ -53,6 +54,35 @@ class ItemMapper:
         self._fields: list[tuple[str, Getter]] = [
             (name, compile_expression(expr)) for name, expr in cfg.fields.items()
         ]
+        self._last_seen = compile_expression(cfg.last_seen) if cfg.last_seen else None
+
+    def newest_seen(self, items: list[Any]) -> float | None:
+        """Latest `last_seen` among the items as Unix seconds (None if none usable).
+
+        Accepts numbers (Unix seconds) and ISO-8601 strings; fleets repeat the
+        same timestamps a lot, so each distinct string is parsed once.
+        """
+        get = self._last_seen
+        if get is None:
+            return None
+        parsed: dict[str, float | None] = {}
+        newest: float | None = None
+        for item in items:
+            try:
+                raw = get(item)
+            except Exception:
+                continue
+            if isinstance(raw, str):
+                if raw not in parsed:
+                    parsed[raw] = _iso_seconds(raw)
+                value = parsed[raw]
+            elif isinstance(raw, int | float) and not isinstance(raw, bool):
+                value = float(raw)
+            else:
+                continue
+            if value is not None and (newest is None or value > newest):
+                newest = value
+        return newest
 
     def target_id(self, item: Any) -> str | None:
         try:
@@ -111,6 +141,16 @@ class ItemMapper:
             if value is not None:
                 fields[name] = value
         return Observation(tid, up, at, labels, latency, fields)
+
+
+def _iso_seconds(text: str) -> float | None:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
 
 
 def _truthy(value: Any) -> bool:
