@@ -72,6 +72,8 @@ def start_sim(zones: int) -> Sim:
     cmd = [
         sys.executable, "-m", "tocsin", "sim", "--venues", str(venues),
         "--zones-per-venue", str(ZONES_PER_VENUE), "--port", str(port),
+        # A day-long heartbeat slot: pages change only when the bench says so.
+        "--heartbeat-interval", "86400",
     ]  # fmt: skip
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=REPO)
