@@ -12,6 +12,7 @@ user template files parsed afterwards override them.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
@@ -351,9 +352,9 @@ def _b64encode(text: str) -> str:
 
 def _b64decode(text: str) -> str:
     try:
-        raw = base64.urlsafe_b64decode(text.encode())
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"illegal base64 data: {exc}") from None
+        raw = base64.b64decode(text.encode(), altchars=b"-_", validate=True)
+    except (ValueError, TypeError):
+        raise ValueError(f"illegal base64 data in {text!r}") from None
     return raw.decode(errors="replace")
 
 
@@ -422,6 +423,14 @@ def default_templates_text() -> str:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _parsed_defaults() -> TemplateSet:
+    """The default templates, parsed once per process; sets clone it."""
+    tset = TemplateSet(alertmanager_funcs(), missingkey="zero")
+    tset.parse(DEFAULT_TEMPLATE_FILE, default_templates_text())
+    return tset
+
+
 def alertmanager_template_set(
     template_files: Iterable[str] = (),
     *,
@@ -434,9 +443,11 @@ def alertmanager_template_set(
     file can redefine ``slack.default.title`` and the like. A glob that
     matches nothing is not an error (Alertmanager's rule).
     """
-    tset = TemplateSet(alertmanager_funcs(clock), missingkey="zero")
     if include_defaults:
-        tset.parse(DEFAULT_TEMPLATE_FILE, default_templates_text())
+        tset = _parsed_defaults().clone()
+        tset.add_funcs(alertmanager_funcs(clock))
+    else:
+        tset = TemplateSet(alertmanager_funcs(clock), missingkey="zero")
     for pattern in template_files:
         tset.add_glob(pattern)
     return tset

@@ -286,7 +286,9 @@ def go_json(value: Any) -> str:
         return _json_string(value)
     to_json = getattr(value, "go_json_value", None)
     if to_json is not None:
-        return go_json(to_json())
+        # A Go struct: fields in declaration order, not sorted like a map.
+        fields = to_json()
+        return "{" + ",".join(f"{_json_string(k)}:{go_json(v)}" for k, v in fields.items()) + "}"
     if isinstance(value, GoTime):
         return _json_string(value.Format("2006-01-02T15:04:05.999999999Z07:00"))
     if isinstance(value, GoDuration):
