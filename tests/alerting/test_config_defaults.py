@@ -194,3 +194,15 @@ def test_unsupported_messages_name_receiver_and_kind() -> None:
 )
 def test_looks_like_alertmanager_config(data: object, expected: bool) -> None:
     assert looks_like_alertmanager_config(data) is expected
+
+
+def test_masked_dump_hides_every_secret() -> None:
+    masked = conf("conf.good.yml").masked()
+    text = str(masked)
+    assert "mysecret" not in text
+    assert masked["global"]["smtp_auth_password"] == "<secret>"
+    assert masked["global"]["slack_api_url"] == "<secret>"
+    pager = next(r for r in masked["receivers"] if r["name"] == "team-X-pager")
+    assert pager["pagerduty_configs"][0]["routing_key"] == "<secret>"
+    assert pager["email_configs"][0]["to"] == "team-X+alerts-critical@example.org"
+    assert masked["route"]["receiver"] == "team-X-mails"

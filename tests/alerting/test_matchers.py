@@ -9,6 +9,8 @@ from tocsin.alerting.matchers import (
     go_quote,
     go_regex_problem,
     go_to_python_regex,
+    matcher_from_api,
+    matcher_to_api,
     matches_all,
     new_matcher,
     parse_matcher,
@@ -164,3 +166,33 @@ def test_go_to_python_regex(go: str, python: str) -> None:
 def test_shared_regex_syntax_is_accepted(pattern: str) -> None:
     assert go_regex_problem(pattern) is None
     new_matcher("a", RE, pattern)
+
+
+@pytest.mark.parametrize(
+    ("api", "op"),
+    [
+        ({"name": "a", "value": "b", "isRegex": False, "isEqual": True}, EQ),
+        ({"name": "a", "value": "b", "isRegex": False, "isEqual": False}, NE),
+        ({"name": "a", "value": "b", "isRegex": True, "isEqual": True}, RE),
+        ({"name": "a", "value": "b", "isRegex": True, "isEqual": False}, NRE),
+        ({"name": "a", "value": "b", "isRegex": False}, EQ),  # isEqual defaults to true
+    ],
+)
+def test_api_matcher_round_trip(api: dict[str, object], op: MatchOp) -> None:
+    m = matcher_from_api(api)
+    assert (m.name, m.op, m.value) == ("a", op, "b")
+    assert matcher_from_api(matcher_to_api(m)) == m
+
+
+@pytest.mark.parametrize(
+    "api",
+    [
+        {"name": "a"},
+        {"value": "b"},
+        {"name": 1, "value": "b"},
+        {"name": "a", "value": "(", "isRegex": True},
+    ],
+)
+def test_api_matcher_errors(api: dict[str, object]) -> None:
+    with pytest.raises(MatcherError):
+        matcher_from_api(api)

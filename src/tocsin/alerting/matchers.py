@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
+from typing import Any
 
 from tocsin.tsdb.types import LabelMatcher, MatchOp
 
@@ -26,6 +27,8 @@ __all__ = [
     "go_regex_problem",
     "go_to_python_regex",
     "is_valid_label_name",
+    "matcher_from_api",
+    "matcher_to_api",
     "matches_all",
     "matches_empty",
     "new_matcher",
@@ -181,6 +184,29 @@ def new_matcher(name: str, op: MatchOp, value: str) -> LabelMatcher:
     except re.error as exc:
         raise MatcherError(f"invalid regular expression {value!r}: {exc}") from None
     return m
+
+
+def matcher_to_api(m: LabelMatcher) -> dict[str, Any]:
+    """Alertmanager API v2's matcher object: name, value, isRegex, isEqual."""
+    return {
+        "name": m.name,
+        "value": m.value,
+        "isRegex": m.op in (MatchOp.RE, MatchOp.NRE),
+        "isEqual": m.op in (MatchOp.EQ, MatchOp.RE),
+    }
+
+
+def matcher_from_api(d: Mapping[str, Any]) -> LabelMatcher:
+    """The inverse of matcher_to_api; `isEqual` defaults to true, as in the API."""
+    try:
+        name, value = d["name"], d["value"]
+    except KeyError as exc:
+        raise MatcherError(f"matcher is missing {exc.args[0]!r}") from None
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise MatcherError("matcher name and value must be strings")
+    regex, equal = bool(d.get("isRegex", False)), bool(d.get("isEqual", True))
+    op = (MatchOp.RE if equal else MatchOp.NRE) if regex else (MatchOp.EQ if equal else MatchOp.NE)
+    return new_matcher(name, op, value)
 
 
 def matches_all(matchers: Iterable[LabelMatcher], labels: Mapping[str, str]) -> bool:

@@ -15,7 +15,12 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from tocsin.alerting.matchers import format_matchers, matches_all, new_matcher
+from tocsin.alerting.matchers import (
+    format_matchers,
+    matcher_from_api,
+    matcher_to_api,
+    matches_all,
+)
 from tocsin.clock import Clock
 from tocsin.errors import TocsinError
 from tocsin.tsdb.types import LabelMatcher, MatchOp
@@ -59,15 +64,7 @@ class Silence:
         """Plain data (matchers in Alertmanager's API shape) for persistence."""
         return {
             "id": self.id,
-            "matchers": [
-                {
-                    "name": m.name,
-                    "value": m.value,
-                    "isRegex": m.op in (MatchOp.RE, MatchOp.NRE),
-                    "isEqual": m.op in (MatchOp.EQ, MatchOp.RE),
-                }
-                for m in self.matchers
-            ],
+            "matchers": [matcher_to_api(m) for m in self.matchers],
             "starts_at": self.starts_at,
             "ends_at": self.ends_at,
             "created_by": self.created_by,
@@ -77,19 +74,9 @@ class Silence:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Silence:
-        matchers = []
-        for m in d["matchers"]:
-            regex, equal = bool(m.get("isRegex")), bool(m.get("isEqual", True))
-            op = {
-                (False, True): MatchOp.EQ,
-                (False, False): MatchOp.NE,
-                (True, True): MatchOp.RE,
-                (True, False): MatchOp.NRE,
-            }[(regex, equal)]
-            matchers.append(new_matcher(m["name"], op, m["value"]))
         return cls(
             id=str(d["id"]),
-            matchers=tuple(matchers),
+            matchers=tuple(matcher_from_api(m) for m in d["matchers"]),
             starts_at=float(d["starts_at"]),
             ends_at=float(d["ends_at"]),
             created_by=str(d.get("created_by", "")),

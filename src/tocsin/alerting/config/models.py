@@ -322,6 +322,16 @@ class NamedTimeInterval(StrictModel):
         return v
 
 
+def _mask(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return "<secret>"
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(v) for v in value]
+    return value
+
+
 class AlertmanagerConfig(StrictModel):
     """A whole Alertmanager config file, defaults applied and references checked."""
 
@@ -362,6 +372,11 @@ class AlertmanagerConfig(StrictModel):
     def unsupported_receivers(self) -> dict[str, list[str]]:
         """Receiver name -> the `<kind>_configs` in it tocsin cannot deliver to."""
         return {r.name: kinds for r in self.receivers if (kinds := r.unsupported_kinds())}
+
+    def masked(self) -> dict[str, Any]:
+        """The effective config as plain data, every secret shown as `<secret>`
+        (what Alertmanager's status API returns)."""
+        return _mask(self.model_dump(by_alias=True, exclude_none=True))
 
     def unsupported_messages(self) -> list[str]:
         """One sentence per receiver kind tocsin cannot deliver to, for the runtime."""
