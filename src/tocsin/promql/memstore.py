@@ -76,6 +76,34 @@ class MemStore:
             if hi > lo:
                 yield SeriesData(self._labels[sid], ts[lo:hi], b.vals[a:z][lo:hi])
 
+    def select_batch(
+        self, matchers: Sequence[LabelMatcher], mint_ms: int, maxt_ms: int
+    ) -> tuple[LabelTable, npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+        """Samples in [mint, maxt] of every matching series, in flat arrays."""
+        self._check_supported(matchers)
+        b = self._build()
+        ids = b.match(matchers)
+        if len(b.ts) == 0 or len(ids) == 0:
+            return LabelTable.empty(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(1, np.intp)
+        if mint_ms <= b.tmin and maxt_ms >= b.tmax:
+            if len(ids) == len(b.off) - 1:
+                return b.table, b.ts, b.vals, b.off
+            lo, hi = b.off[ids], b.off[ids + 1]
+        else:
+            base = ids.astype(np.int64) * b.span
+            lo_q = np.clip(mint_ms - 1 - b.tmin, -1, b.span - 2)
+            hi_q = np.clip(maxt_ms - b.tmin, -1, b.span - 2)
+            lo = np.searchsorted(b.keys, base + lo_q, side="right")
+            hi = np.searchsorted(b.keys, base + hi_q, side="right")
+        lens = hi - lo
+        keep = lens > 0
+        ids, lo, lens = ids[keep], lo[keep], lens[keep]
+        off = np.zeros(len(ids) + 1, dtype=np.intp)
+        np.cumsum(lens, out=off[1:])
+        # Gather indices lo[i] .. lo[i]+lens[i]-1 for every series at once.
+        idx = np.arange(off[-1], dtype=np.intp) - np.repeat(off[:-1] - lo, lens)
+        return b.table.take(ids), b.ts[idx], b.vals[idx], off
+
     def select_instant(
         self, matchers: Sequence[LabelMatcher], t_ms: int, lookback_ms: int
     ) -> tuple[LabelTable, npt.NDArray[np.float64], npt.NDArray[np.int64]]:

@@ -95,6 +95,8 @@ def apply(name: str, rv: RangeVector, params: list[F64], step_times: I64) -> tup
             for i, j in np.argwhere(suspect).tolist():
                 avg[i, j] = prom_avg(rv.vals[lo[i, j] : hi[i, j]])
             return avg, present
+    if name in _VECTORISED:
+        return _VECTORISED[name](rv)
     kernel, needs = _KERNELS[name]
     out = np.full(lo.shape, np.nan)
     ok = np.zeros(lo.shape, dtype=bool)
@@ -107,6 +109,89 @@ def apply(name: str, rv: RangeVector, params: list[F64], step_times: I64) -> tup
             out[i, j] = r
             ok[i, j] = True
     return out, ok
+
+
+def _pair_sum(per_pair: F64, rv: RangeVector) -> F64:
+    """Sum of per_pair[j] over j in (lo, hi): quantities about (sample j-1, sample j)."""
+    return _reduceat(np.add, per_pair, np.minimum(rv.lo + 1, rv.hi), rv.hi)
+
+
+def _vector_extrapolated(
+    is_counter: bool, is_rate: bool
+) -> Callable[[RangeVector], tuple[F64, Bools]]:
+    """rate/increase/delta for all windows at once (same maths as _extrapolated)."""
+
+    def run(rv: RangeVector) -> tuple[F64, Bools]:
+        lo, hi = rv.lo, rv.hi
+        n = hi - lo
+        ok = n >= 2
+        last = np.maximum(hi - 1, 0)
+        first = np.minimum(lo, max(len(rv.vals) - 1, 0))
+        v0, v1 = rv.vals[first], rv.vals[last]
+        t0, t1 = rv.ts[first], rv.ts[last]
+        result = v1 - v0
+        if is_counter:
+            prev = np.concatenate([[0.0], rv.vals[:-1]])
+            drops = np.where(rv.vals < prev, prev, 0.0)
+            result = result + np.where(ok, _pair_sum(drops, rv), 0.0)
+        range_end = rv.times[None, :].astype(np.int64)
+        d_start = (t0 - (range_end - rv.range_ms)) / 1000
+        d_end = (range_end - t1) / 1000
+        sampled = (t1 - t0) / 1000
+        avg = sampled / np.maximum(n - 1, 1)
+        threshold = avg * 1.1
+        d_start = np.where(d_start >= threshold, avg / 2, d_start)
+        if is_counter:
+            to_zero = sampled * (v0 / result)
+            d_start = np.where((result > 0) & (v0 >= 0), np.minimum(d_start, to_zero), d_start)
+        d_end = np.where(d_end >= threshold, avg / 2, d_end)
+        factor = (sampled + d_start + d_end) / sampled
+        if is_rate:
+            factor = factor / (rv.range_ms / 1000)
+        return result * factor, ok
+
+    return run
+
+
+def _vector_instant(is_rate: bool) -> Callable[[RangeVector], tuple[F64, Bools]]:
+    def run(rv: RangeVector) -> tuple[F64, Bools]:
+        n = rv.hi - rv.lo
+        last = np.maximum(rv.hi - 1, 0)
+        prev = np.maximum(rv.hi - 2, 0)
+        v1, v0 = rv.vals[last], rv.vals[prev]
+        interval = rv.ts[last] - rv.ts[prev]
+        ok = (n >= 2) & (interval != 0)
+        result = np.where(is_rate & (v1 < v0), v1, v1 - v0)
+        if is_rate:
+            result = result / (interval / 1000)
+        return result, ok
+
+    return run
+
+
+def _vector_changes(resets: bool) -> Callable[[RangeVector], tuple[F64, Bools]]:
+    def run(rv: RangeVector) -> tuple[F64, Bools]:
+        prev = np.concatenate([[np.nan], rv.vals[:-1]])
+        if resets:
+            hit = rv.vals < prev
+        else:
+            hit = ~((rv.vals == prev) | (np.isnan(rv.vals) & np.isnan(prev)))
+        n = rv.hi - rv.lo
+        counts = np.where(n >= 2, _pair_sum(hit.astype(np.float64), rv), 0.0)
+        return counts, n >= 1
+
+    return run
+
+
+_VECTORISED: dict[str, Callable[[RangeVector], tuple[F64, Bools]]] = {
+    "rate": _vector_extrapolated(True, True),
+    "increase": _vector_extrapolated(True, False),
+    "delta": _vector_extrapolated(False, False),
+    "irate": _vector_instant(True),
+    "idelta": _vector_instant(False),
+    "changes": _vector_changes(False),
+    "resets": _vector_changes(True),
+}
 
 
 Kernel = Callable[[I64, F64, RangeVector, int, list[float], int], float | None]

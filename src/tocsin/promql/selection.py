@@ -38,7 +38,22 @@ class FlatSeries:
 def select_flat(
     q: Queryable, matchers: Sequence[LabelMatcher], mint_ms: int, maxt_ms: int
 ) -> FlatSeries:
-    """All samples in [mint_ms, maxt_ms] of the matching series, flattened."""
+    """All samples in [mint_ms, maxt_ms] of the matching series, flattened.
+
+    Uses the Queryable's batch method `select_batch` when it has one: it
+    returns (labels, timestamps, values, offsets) with the samples of series i
+    at offsets[i]:offsets[i+1], labels a LabelTable or a sequence of mappings.
+    """
+    batch = getattr(q, "select_batch", None)
+    if batch is not None:
+        labels, ts_b, vals_b, off_b = batch(matchers, mint_ms, maxt_ms)
+        table = labels if isinstance(labels, LabelTable) else LabelTable.from_dicts(list(labels))
+        return FlatSeries(
+            table,
+            np.asarray(ts_b, dtype=np.int64),
+            np.asarray(vals_b, dtype=np.float64),
+            np.asarray(off_b, dtype=np.intp),
+        )
     label_rows: list[Mapping[str, str]] = []
     ts_parts: list[I64] = []
     val_parts: list[F64] = []
@@ -73,6 +88,19 @@ def _search(flat: FlatSeries, times: I64) -> Idx:
     s = len(times)
     if len(flat.ts) == 0:
         return np.broadcast_to(flat.off[:-1, None], (n, s)).copy()
+    if s <= 4:
+        # Few steps: count samples <= t per series in one pass over the data,
+        # cheaper than a binary search per series.
+        out = np.empty((n, s), dtype=np.intp)
+        starts = flat.off[:-1]
+        nonempty = flat.off[1:] > starts
+        for j, t in enumerate(times.tolist()):
+            upto = np.zeros(n, dtype=np.intp)
+            if nonempty.any():
+                counts = np.add.reduceat((flat.ts <= t).astype(np.intp), starts[nonempty])
+                upto[nonempty] = counts
+            out[:, j] = starts + upto
+        return out
     tmin = int(flat.ts.min())
     tmax = int(flat.ts.max())
     span = tmax - tmin + 2
