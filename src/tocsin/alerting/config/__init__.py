@@ -113,13 +113,22 @@ def alertmanager_config_from_data(
     except ValidationError as exc:
         problems = problems_from_validation_error(exc, where.inner, data)
         for p in problems:
-            p.message = p.message.removeprefix("Value error, ")
+            p.message = _tidy(p.message)
             p.field = where.field_name(p.field)
         raise ConfigError(problems) from None
     found = apply_global_defaults(cfg) + check_references(cfg)
     if found:
         raise ConfigError([where.problem(path, msg) for path, msg in found])
     return cfg
+
+
+def _tidy(message: str) -> str:
+    """Drop pydantic's "Value error, " and a "(got X)" our message already shows."""
+    message = message.removeprefix("Value error, ")
+    head, sep, tail = message.rpartition(" (got ")
+    if sep and tail.endswith(")") and tail[:-1] in head:
+        return head
+    return message
 
 
 class _Shifted:
