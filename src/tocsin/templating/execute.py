@@ -84,7 +84,18 @@ Lookup = Callable[[str], Tree | None]
 class State:
     """One execution: output buffer, variable stack, where we are for errors."""
 
-    __slots__ = ("depth", "funcs", "html", "lookup", "missingkey", "name", "node", "out", "vars")
+    __slots__ = (
+        "context",
+        "depth",
+        "funcs",
+        "html",
+        "lookup",
+        "missingkey",
+        "name",
+        "node",
+        "out",
+        "vars",
+    )
 
     def __init__(
         self,
@@ -93,7 +104,9 @@ class State:
         name: str,
         missingkey: str,
         html: bool,
+        context: Any = None,
     ) -> None:
+        self.context = context  # what state-aware functions (GoFunc.wants_state) read
         self.lookup = lookup
         self.funcs = funcs
         self.name = name
@@ -152,17 +165,20 @@ class State:
 
     def walk(self, dot: Any, node: Node) -> None:
         t = type(node)
-        if t is TextNode:
+        if t is ListNode:
+            out = self.out
+            for child in node.nodes:  # type: ignore[attr-defined]
+                ct = type(child)
+                if ct is TextNode:
+                    out.append(child.text)  # type: ignore[attr-defined]
+                elif ct is ActionNode:
+                    self.walk_action(dot, child)  # type: ignore[arg-type]
+                else:
+                    self.walk(dot, child)
+        elif t is TextNode:
             self.out.append(node.text)  # type: ignore[attr-defined]
         elif t is ActionNode:
-            self.node = node
-            pipe = node.pipe  # type: ignore[attr-defined]
-            value = self.eval_pipeline(dot, pipe)
-            if not pipe.decl:
-                self.print_value(value)
-        elif t is ListNode:
-            for child in node.nodes:  # type: ignore[attr-defined]
-                self.walk(dot, child)
+            self.walk_action(dot, node)  # type: ignore[arg-type]
         elif t is IfNode or t is WithNode:
             self.node = node
             self.walk_if_or_with(dot, node)  # type: ignore[arg-type]
@@ -177,6 +193,17 @@ class State:
         else:  # pragma: no cover - the parser builds no other statements
             self.node = node
             raise self.error(f"unknown node: {node}")
+
+    def walk_action(self, dot: Any, node: ActionNode) -> None:
+        self.node = node
+        pipe = node.pipe
+        value = self.eval_pipeline(dot, pipe)
+        if pipe.decl:
+            return
+        if type(value) is str and not self.html:
+            self.out.append(value)
+        else:
+            self.print_value(value)
 
     def print_value(self, value: Any) -> None:
         if type(value) is str:
@@ -296,7 +323,14 @@ class State:
         self.node = pipe
         value = MISSING
         for cmd in pipe.cmds:
-            value = self.eval_command(dot, cmd, value)
+            first = cmd.args[0]
+            if type(first) is VariableNode and len(cmd.args) == 1 and value is MISSING:
+                # Fast path for the most common command: {{ $labels.x }}.
+                value = self.eval_variable(dot, first, None, MISSING)  # type: ignore[arg-type]
+            else:
+                value = self.eval_command(dot, cmd, value)
+        if not pipe.decl:
+            return value
         for var in pipe.decl:
             if pipe.is_assign:
                 self.set_var(var.ident[0], value)

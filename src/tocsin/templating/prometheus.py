@@ -295,6 +295,35 @@ def _bound_funcs(
     }
 
 
+class _Evaluation:
+    """What the evaluation-bound functions read during one alert expansion."""
+
+    __slots__ = ("external_url", "now_ms", "query_fn")
+
+    def __init__(self, query_fn: QueryFunc | None, timestamp: float, external_url: str) -> None:
+        self.query_fn = query_fn or _no_query
+        self.now_ms = math.floor(timestamp * 1000)
+        self.external_url = external_url
+
+
+def _ctx_query(state: State, expr: str) -> QueryResult:
+    return QueryResult(_to_sample(item) for item in state.context.query_fn(expr))
+
+
+# The same functions as _bound_funcs, reading the evaluation from the state,
+# so expanding an alert template builds no functions per call.
+_CONTEXT_FUNCS: dict[str, GoFunc] = {
+    "query": GoFunc("query", _ctx_query, (STRING,), wants_state=True),
+    "now": GoFunc("now", lambda st: st.context.now_ms / 1000.0, wants_state=True),
+    "pathPrefix": GoFunc(
+        "pathPrefix",
+        lambda st: urllib.parse.urlsplit(st.context.external_url).path,
+        wants_state=True,
+    ),
+    "externalURL": GoFunc("externalURL", lambda st: st.context.external_url, wants_state=True),
+}
+
+
 _STATIC_FUNCS: dict[str, GoFunc] = {
     "first": GoFunc("first", _first, ("template.queryResult",)),
     "label": GoFunc("label", _label, (STRING, "*template.sample")),
@@ -368,8 +397,9 @@ class AlertTemplateData:
 
 
 _ALERT_VARS = ("$labels", "$externalLabels", "$externalURL", "$value")
-# Parsing needs only function names; one shared set caches parsed alert texts.
-_ALERT_SET = prometheus_template_set()
+# One shared set parses (and caches) every alert text; the evaluation-bound
+# functions read the per-call _Evaluation from the executor state.
+_ALERT_SET = TemplateSet({**_STATIC_FUNCS, **_CONTEXT_FUNCS}, missingkey="zero")
 
 
 def expand_alert_template(
@@ -400,11 +430,11 @@ def expand_alert_template(
         "$externalURL": external_url,
         "$value": value,
     }
-    funcs = None
-    if query_fn is not None or timestamp or external_url:
-        funcs = _bound_funcs(query_fn, timestamp, external_url)
+    evaluation = _Evaluation(query_fn, timestamp, external_url)
     try:
-        return _ALERT_SET.execute_text(text, data, name=name, variables=variables, funcs=funcs)
+        return _ALERT_SET.execute_text(
+            text, data, name=name, variables=variables, context=evaluation
+        )
     except TemplateError as exc:
         if errors == "inline":
             return f"<error expanding template: {exc}>"

@@ -154,6 +154,7 @@ class TemplateSet:
         html: bool = False,
         variables: Mapping[str, Any] | None = None,
         funcs: Mapping[str, GoFunc] | None = None,
+        context: Any = None,
     ) -> str:
         """Parse (cached) and execute ad-hoc text that may call the set's templates.
 
@@ -161,7 +162,8 @@ class TemplateSet:
         Alertmanager's ExecuteTextString. `variables` predeclares template
         variables (names starting with "$") besides `$`. `funcs` replaces
         implementations of functions the set already has, for this call only
-        (parsing depends only on their names).
+        (parsing depends only on their names). `context` is handed to
+        state-aware functions (GoFunc.wants_state) as ``state.context``.
         """
         if text == "":
             return ""
@@ -173,11 +175,11 @@ class TemplateSet:
 
         call_funcs: Mapping[str, GoFunc] = self._funcs
         if funcs:
-            unknown = set(funcs) - set(self._funcs)
+            unknown = funcs.keys() - self._funcs.keys()
             if unknown:
                 raise ValueError(f"functions not in this set: {', '.join(sorted(unknown))}")
             call_funcs = {**self._funcs, **funcs}
-        state = State(lookup, call_funcs, name, self.missingkey, html)
+        state = State(lookup, call_funcs, name, self.missingkey, html, context)
         return state.run(trees[name], data, variables)
 
     def parse_text(
