@@ -247,3 +247,13 @@ async def test_latency_wanders_around_each_zones_base_per_heartbeat(start_sim: S
         single = await h.json("/v1/zones/v00003-z2")
         assert single == doc["zones"][11]
     assert sum(len(values) > 1 for values in seen.values()) > 90
+
+
+async def test_start_twice_or_after_stop_is_refused(start_sim: StartSim) -> None:
+    h = await start_sim()
+    with pytest.raises(RuntimeError, match="already started"):
+        await h.sim.start()
+    await h.sim.stop()
+    await h.sim.stop()  # idempotent
+    with pytest.raises(RuntimeError, match="was stopped"):
+        await h.sim.start()

@@ -44,6 +44,8 @@ class FleetSimulator:
         """Listen on host:port (0 picks a free port); returns the base URL."""
         if self._runner is not None:
             raise RuntimeError("simulator already started")
+        if self._closed:
+            raise RuntimeError("simulator was stopped; build a new one")
         runner = web.AppRunner(self.server.app(), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
