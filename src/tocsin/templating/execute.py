@@ -170,9 +170,9 @@ class State:
             for child in node.nodes:  # type: ignore[attr-defined]
                 ct = type(child)
                 if ct is TextNode:
-                    out.append(child.text)  # type: ignore[attr-defined]
+                    out.append(child.text)
                 elif ct is ActionNode:
-                    self.walk_action(dot, child)  # type: ignore[arg-type]
+                    self.walk_action(dot, child)
                 else:
                     self.walk(dot, child)
         elif t is TextNode:
@@ -326,7 +326,7 @@ class State:
             first = cmd.args[0]
             if type(first) is VariableNode and len(cmd.args) == 1 and value is MISSING:
                 # Fast path for the most common command: {{ $labels.x }}.
-                value = self.eval_variable(dot, first, None, MISSING)  # type: ignore[arg-type]
+                value = self.eval_variable(dot, first, None, MISSING)
             else:
                 value = self.eval_command(dot, cmd, value)
         if not pipe.decl:
