@@ -353,6 +353,7 @@ async def test_circuit_opens_then_half_opens(serve: Serve, clock: FakeClock) -> 
     assert r4.requests == 1
     assert source.health().circuit is CircuitState.CLOSED
     assert source.health().healthy
+    assert source.health().last_error is None  # the last sweep's, like Prometheus
 
 
 async def test_budget_is_spent_and_reported(serve: Serve, clock: FakeClock) -> None:

@@ -88,7 +88,7 @@ class BaseSource(ABC):
             self.breaker.record_failure()
         finished = self._clock.now()
         self._last_at, self._last_seconds = finished, finished - started
-        self._last_ok, self._last_error = ok, error if error is not None else self._last_error
+        self._last_ok, self._last_error = ok, error  # like Prometheus lastError: last sweep only
         return SweepResult(
             self.name,
             started,
