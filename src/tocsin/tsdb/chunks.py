@@ -27,57 +27,97 @@ class ChunkError(ValueError):
     """A stored chunk could not be decoded (corrupt or foreign data)."""
 
 
-def _dod(ts: I64) -> I64:
-    if len(ts) < 2:
-        return ts.astype(np.int64)
-    out = np.empty_like(ts)
-    out[0] = ts[0]
-    d = np.diff(ts)
-    out[1] = d[0]
-    out[2:] = np.diff(d)
-    return out
+def _offsets(counts: I64) -> I64:
+    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
 
 
-def _undod(enc: I64) -> I64:
-    if len(enc) < 2:
-        return enc.copy()
-    d = np.cumsum(enc[1:])
-    return np.concatenate([enc[:1], enc[0] + np.cumsum(d)])
+def _seg_cumsum(x: I64, starts: I64, counts: I64) -> I64:
+    cs = np.cumsum(x)
+    base = cs[starts] - x[starts]
+    return cs - np.repeat(base, counts)
 
 
-def _xor(values: F64) -> npt.NDArray[np.uint64]:
+def encode_many(counts: npt.ArrayLike, ts: I64, values: F64) -> list[bytes]:
+    """Compress many series at once: `counts[i]` consecutive samples each.
+
+    The delta-of-delta and XOR transforms run once over all series (numpy);
+    only the zlib calls are per series.
+    """
+    cnt = np.asarray(counts, dtype=np.int64)
+    if len(ts) != len(values) or int(cnt.sum()) != len(ts):
+        raise ValueError("counts, timestamps and values do not line up")
+    if not len(cnt):
+        return []
+    ts = np.ascontiguousarray(ts, dtype=np.int64)
+    all_starts = _offsets(cnt)
+    starts = all_starts[cnt > 0]
+    d1 = np.diff(ts, prepend=ts[:1])
+    enc = np.diff(d1, prepend=d1[:1])
+    enc[starts] = ts[starts]
+    second = all_starts[cnt > 1] + 1
+    enc[second] = d1[second]
     bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
-    out = bits.copy()
-    out[1:] ^= bits[:-1]
+    x = bits.copy()
+    x[1:] ^= bits[:-1]
+    x[starts] = bits[starts]
+    tb, vb = memoryview(enc.tobytes()), memoryview(x.tobytes())
+    out = []
+    for a, n in zip(all_starts.tolist(), cnt.tolist(), strict=True):
+        t_blob = zlib.compress(tb[8 * a : 8 * (a + n)], 1)
+        v_blob = zlib.compress(vb[8 * a : 8 * (a + n)], 1)
+        out.append(_HEADER.pack(_MAGIC, n, len(t_blob)) + t_blob + v_blob)
     return out
 
 
-def _unxor(enc: npt.NDArray[np.uint64]) -> F64:
-    return np.bitwise_xor.accumulate(enc).view(np.float64)
+def decode_many(blobs: list[bytes]) -> tuple[I64, I64, F64]:
+    """Inverse of `encode_many`: (counts, all timestamps, all values)."""
+    t_parts: list[bytes] = []
+    v_parts: list[bytes] = []
+    counts: list[int] = []
+    for blob in blobs:
+        try:
+            magic, n, t_len = _HEADER.unpack_from(blob)
+            if magic != _MAGIC:
+                raise ChunkError(f"not a tocsin chunk (magic {magic!r})")
+            off = _HEADER.size
+            t_raw = zlib.decompress(blob[off : off + t_len])
+            v_raw = zlib.decompress(blob[off + t_len :])
+        except (struct.error, zlib.error) as exc:
+            raise ChunkError(f"corrupt chunk: {exc}") from None
+        if len(t_raw) != 8 * n or len(v_raw) != 8 * n:
+            raise ChunkError(f"corrupt chunk: expected {n} samples")
+        t_parts.append(t_raw)
+        v_parts.append(v_raw)
+        counts.append(n)
+    cnt = np.asarray(counts, dtype=np.int64)
+    enc = np.frombuffer(b"".join(t_parts), dtype=np.int64)
+    x = np.frombuffer(b"".join(v_parts), dtype=np.uint64)
+    if not len(enc):
+        return cnt, enc.copy(), x.view(np.float64).copy()
+    keep = cnt > 0
+    starts = _offsets(cnt)[keep]
+    nz = cnt[keep]
+    d = enc.copy()
+    d[starts] = 0
+    ts = np.repeat(enc[starts], nz) + _seg_cumsum(_seg_cumsum(d, starts, nz), starts, nz)
+    acc = np.bitwise_xor.accumulate(x)
+    base = acc[starts] ^ x[starts]
+    vs = (acc ^ np.repeat(base, nz)).view(np.float64)
+    return cnt, ts, vs
 
 
 def encode_samples(ts: I64, values: F64) -> bytes:
     """Compress one series' samples (ts strictly increasing, same length)."""
     if len(ts) != len(values):
         raise ValueError("timestamps and values differ in length")
-    t_blob = zlib.compress(_dod(np.asarray(ts, dtype=np.int64)).tobytes(), 1)
-    v_blob = zlib.compress(_xor(np.asarray(values, dtype=np.float64)).tobytes(), 1)
-    return _HEADER.pack(_MAGIC, len(ts), len(t_blob)) + t_blob + v_blob
+    if not len(ts):
+        return _HEADER.pack(_MAGIC, 0, 0)
+    return encode_many([len(ts)], np.asarray(ts), np.asarray(values))[0]
 
 
 def decode_samples(blob: bytes) -> tuple[I64, F64]:
-    try:
-        magic, n, t_len = _HEADER.unpack_from(blob)
-        if magic != _MAGIC:
-            raise ChunkError(f"not a tocsin chunk (magic {magic!r})")
-        off = _HEADER.size
-        t_enc = np.frombuffer(zlib.decompress(blob[off : off + t_len]), dtype=np.int64)
-        v_enc = np.frombuffer(zlib.decompress(blob[off + t_len :]), dtype=np.uint64)
-    except (struct.error, zlib.error) as exc:
-        raise ChunkError(f"corrupt chunk: {exc}") from None
-    if len(t_enc) != n or len(v_enc) != n:
-        raise ChunkError(f"corrupt chunk: expected {n} samples")
-    return _undod(t_enc), _unxor(v_enc)
+    _, ts, vs = decode_many([blob])
+    return ts, vs
 
 
 def encode_columns(**cols: npt.NDArray[np.generic]) -> bytes:

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from tocsin.clock import Clock, SystemClock
 from tocsin.tsdb import rollup
-from tocsin.tsdb.chunks import decode_columns, decode_samples, encode_columns, encode_samples
+from tocsin.tsdb.chunks import decode_many, encode_many
 from tocsin.tsdb.config import BLOCK_SECONDS, StorageConfig
 from tocsin.tsdb.head import NO_TIME, Head
 from tocsin.tsdb.index import SeriesIndex
@@ -107,9 +107,12 @@ class TSDB:
                 self._persisted.add(sid)
             if self._compacted_until is not None:
                 cutoff = self._now_ms() - self._window_ms()
-                for sid, _bs, blob in store.read_chunks(None, cutoff, int(_MAX_T)):
-                    ts, vs = decode_samples(blob)
-                    self.head.load(sid, ts, vs)
+                rows = list(store.read_chunks(None, cutoff, int(_MAX_T)))
+                counts, ts, vs = decode_many([blob for _, _, blob in rows])
+                offsets = np.concatenate([[0], np.cumsum(counts)]).tolist()
+                for i, (sid, _bs, _blob) in enumerate(rows):
+                    a, b = offsets[i], offsets[i + 1]
+                    self.head.load(sid, ts[a:b], vs[a:b])
                 self._head_floor = min(cutoff, self._compacted_until)
                 self.head.min_t = self._compacted_until
             self._load_segments(store)
@@ -221,10 +224,12 @@ class TSDB:
             floor = self._head_floor
         cold: dict[int, list[tuple[I64, F64]]] = {}
         if self._store is not None and mint_ms < floor and len(refs):
-            for sid, _bs, blob in self._store.read_chunks(
-                refs.tolist(), mint_ms, min(maxt_ms, floor - 1)
-            ):
-                ts, vs = decode_samples(blob)
+            rows = list(self._store.read_chunks(refs.tolist(), mint_ms, min(maxt_ms, floor - 1)))
+            counts, all_ts, all_vs = decode_many([blob for _, _, blob in rows])
+            offsets = np.concatenate([[0], np.cumsum(counts)]).tolist()
+            for i, (sid, _bs, _blob) in enumerate(rows):
+                ts = all_ts[offsets[i] : offsets[i + 1]]
+                vs = all_vs[offsets[i] : offsets[i + 1]]
                 keep = (ts >= mint_ms) & (ts <= maxt_ms) & (ts < floor)
                 cold.setdefault(sid, []).append((ts[keep], vs[keep]))
         out: list[SeriesData] = []
@@ -259,8 +264,11 @@ class TSDB:
             return labels, np.asarray(values, dtype=np.float64)
         with self._lock:
             refs = self.index.select(matchers)
+            all_labels = self.index.select_labels(matchers)
             pos, vals = self.head.instant(refs, int(t_ms), int(lookback_ms))
-            return self.index.labels_of(refs[pos].tolist()), vals  # type: ignore[return-value]
+        if len(pos) == len(refs):
+            return list(all_labels), vals
+        return [all_labels[i] for i in pos.tolist()], vals
 
     def label_names(self, matchers: Sequence[LabelMatcher] = ()) -> list[str]:
         with self._lock:
@@ -323,8 +331,7 @@ class TSDB:
             for sid, _bs, blob in self._store.read_rollups(
                 refs.tolist(), res_ms, mint_ms, min(maxt_ms, cu)
             ):
-                cols = decode_columns(blob)
-                stored.setdefault(sid, []).append(rollup.Rollup(**cols))  # type: ignore[arg-type]
+                stored.setdefault(sid, []).append(rollup.decode(blob))
         out = []
         for ref, lb, (ts, vs) in zip(refs.tolist(), labels, hot, strict=True):
             r = rollup.concat([*stored.get(ref, []), rollup.compute(ts, vs, res_ms)])
@@ -406,36 +413,41 @@ class TSDB:
         assert self._store is not None
         end = start + BLOCK_MS - 1
         with self._lock:
-            data = [(r, *self.head.range(r, start, end)) for r in self.head.refs_with_samples()]
-        chunks: list[dict[str, object]] = []
-        rollups: list[dict[str, object]] = []
-        for ref, ts, vs in data:
-            if not len(ts):
-                continue
-            mint, maxt = int(ts[0]), int(ts[-1])
-            chunks.append(
-                {
-                    "series_id": ref,
-                    "block_start": start,
-                    "mint": mint,
-                    "maxt": maxt,
-                    "count": len(ts),
-                    "data": encode_samples(ts, vs),
-                }
+            refs, counts, ts, vs = self.head.block(start, end)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        blobs = encode_many(counts, ts, vs)
+        ref_list = refs.tolist()
+        first = ts[offsets[:-1]].tolist() if len(ts) else []
+        last = ts[offsets[1:] - 1].tolist() if len(ts) else []
+        chunks = [
+            {
+                "series_id": ref,
+                "block_start": start,
+                "mint": lo,
+                "maxt": hi,
+                "count": n,
+                "data": blob,
+            }
+            for ref, lo, hi, n, blob in zip(
+                ref_list, first, last, counts.tolist(), blobs, strict=True
             )
-            for level in self.config.downsampling:
-                res_ms = int(level.resolution * 1000)
-                r = rollup.compute(ts, vs, res_ms)
+        ]
+        rollups: list[dict[str, object]] = []
+        for level in self.config.downsampling:
+            res_ms = int(level.resolution * 1000)
+            per_series, r = rollup.compute_many(counts, ts, vs, res_ms)
+            r_blobs = rollup.encode_many(per_series, r)
+            r_off = np.concatenate([[0], np.cumsum(per_series)]).astype(np.int64)
+            ends = r.end.tolist()
+            for i, (ref, blob) in enumerate(zip(ref_list, r_blobs, strict=True)):
                 rollups.append(
                     {
                         "series_id": ref,
                         "resolution_ms": res_ms,
                         "block_start": start,
-                        "mint": int(r.end[0]) - res_ms,
-                        "maxt": int(r.end[-1]),
-                        "data": encode_columns(
-                            **{f: getattr(r, f) for f in rollup.Rollup.__dataclass_fields__}
-                        ),
+                        "mint": ends[r_off[i]] - res_ms,
+                        "maxt": ends[r_off[i + 1] - 1],
+                        "data": blob,
                     }
                 )
         self._store.write_block(start, chunks, rollups, start + BLOCK_MS)

@@ -97,6 +97,10 @@ class Head:
         self._vs: list[array[float] | None] = []
         self.last_t: I64 = np.full(0, NO_TIME, dtype=np.int64)
         self.last_v: F64 = np.zeros(0, dtype=np.float64)
+        # The sample before the newest: evaluating just before a fresh batch
+        # (a rule a little behind the detector) stays a gather too.
+        self.prev_t: I64 = np.full(0, NO_TIME, dtype=np.int64)
+        self.prev_v: F64 = np.zeros(0, dtype=np.float64)
         self.min_t: int = 0
         """Samples older than this are refused (their block is already on disk)."""
         self.stats = AppendStats()
@@ -112,6 +116,8 @@ class Head:
         self._vs.extend([None] * extra)
         self.last_t = np.concatenate([self.last_t, np.full(extra, NO_TIME, dtype=np.int64)])
         self.last_v = np.concatenate([self.last_v, np.zeros(extra, dtype=np.float64)])
+        self.prev_t = np.concatenate([self.prev_t, np.full(extra, NO_TIME, dtype=np.int64)])
+        self.prev_v = np.concatenate([self.prev_v, np.zeros(extra, dtype=np.float64)])
 
     def _arrays(self, ref: int) -> tuple[array[int], array[float]]:
         ts = self._ts[ref]
@@ -141,6 +147,8 @@ class Head:
             return False
         ts.append(t_ms)
         vs.append(value)
+        self.prev_t[ref] = self.last_t[ref]
+        self.prev_v[ref] = self.last_v[ref]
         self.last_t[ref] = t_ms
         self.last_v[ref] = value
         self.samples += 1
@@ -177,6 +185,8 @@ class Head:
                 keep.append(i)
             idx = np.asarray(keep, dtype=np.int64)
             accepted_refs, accepted_vals = refs[idx], values[idx]
+        self.prev_t[accepted_refs] = self.last_t[accepted_refs]
+        self.prev_v[accepted_refs] = self.last_v[accepted_refs]
         self.last_t[accepted_refs] = t_ms
         self.last_v[accepted_refs] = accepted_vals
         n = len(accepted_refs)
@@ -200,9 +210,37 @@ class Head:
             return
         cur_ts.frombytes(np.ascontiguousarray(ts, dtype=np.int64).tobytes())
         cur_vs.frombytes(np.ascontiguousarray(vs, dtype=np.float64).tobytes())
-        self.last_t[ref] = cur_ts[-1]
-        self.last_v[ref] = cur_vs[-1]
+        self._sync_columns(ref, cur_ts, cur_vs)
         self.samples += len(ts)
+
+    def block(self, start: int, end: int) -> tuple[I64, I64, I64, F64]:
+        """Every series' samples in [start, end], concatenated.
+
+        Returns (refs, counts, timestamps, values), series in ref order.
+        """
+        refs: list[int] = []
+        counts: list[int] = []
+        t_parts: list[bytes] = []
+        v_parts: list[bytes] = []
+        for ref, ts in enumerate(self._ts):
+            if not ts or ts[-1] < start or ts[0] > end:
+                continue
+            lo = bisect.bisect_left(ts, start)
+            hi = bisect.bisect_right(ts, end)
+            if hi <= lo:
+                continue
+            vs = self._vs[ref]
+            assert vs is not None
+            refs.append(ref)
+            counts.append(hi - lo)
+            t_parts.append(ts[lo:hi].tobytes())
+            v_parts.append(vs[lo:hi].tobytes())
+        return (
+            np.asarray(refs, dtype=np.int64),
+            np.asarray(counts, dtype=np.int64),
+            np.frombuffer(b"".join(t_parts), dtype=np.int64),
+            np.frombuffer(b"".join(v_parts), dtype=np.float64),
+        )
 
     def has(self, ref: int) -> bool:
         return ref < len(self._ts) and bool(self._ts[ref])
@@ -241,18 +279,32 @@ class Head:
         self._grow(int(refs.max()))
         lt = self.last_t[refs]
         lv = self.last_v[refs]
-        for i in np.flatnonzero(lt > t_ms).tolist():
-            ts = self._ts[int(refs[i])]
-            assert ts is not None
-            j = bisect.bisect_right(ts, t_ms) - 1
-            if j >= 0:
-                lt[i] = ts[j]
-                lv[i] = self._vs[int(refs[i])][j]  # type: ignore[index]
-            else:
-                lt[i] = NO_TIME
+        newer = lt > t_ms
+        if newer.any():
+            idx = np.flatnonzero(newer)
+            pr = refs[idx]
+            lt[idx] = self.prev_t[pr]
+            lv[idx] = self.prev_v[pr]
+            # Older still: binary search in those few series.
+            for i in idx[lt[idx] > t_ms].tolist():
+                ts = self._ts[int(refs[i])]
+                assert ts is not None
+                j = bisect.bisect_right(ts, t_ms) - 1
+                if j >= 0:
+                    lt[i] = ts[j]
+                    lv[i] = self._vs[int(refs[i])][j]  # type: ignore[index]
+                else:
+                    lt[i] = NO_TIME
         ok = (lt > t_ms - lookback_ms) & (lt != NO_TIME) & (lv.view(np.uint64) != STALE_NAN_BITS)
         pos = np.flatnonzero(ok).astype(np.int64)
         return pos, lv[pos]
+
+    def _sync_columns(self, ref: int, ts: array[int], vs: array[float]) -> None:
+        self.last_t[ref], self.last_v[ref] = ts[-1], vs[-1]
+        if len(ts) > 1:
+            self.prev_t[ref], self.prev_v[ref] = ts[-2], vs[-2]
+        else:
+            self.prev_t[ref] = NO_TIME
 
     def truncate(self, before_t: int) -> list[int]:
         """Drop samples older than `before_t`; return refs left with no samples."""
@@ -277,6 +329,7 @@ class Head:
             self._ts[ref] = None
             self._vs[ref] = None
             self.last_t[ref] = NO_TIME
+            self.prev_t[ref] = NO_TIME
 
     def refs_with_samples(self) -> list[int]:
         return [r for r, ts in enumerate(self._ts) if ts]

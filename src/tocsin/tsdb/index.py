@@ -37,6 +37,10 @@ class SeriesIndex:
         self._alive = np.zeros(0, dtype=bool)
         self._count = 0
         self._cache: dict[tuple[LabelMatcher, ...], Refs] = {}
+        self._labels_cache: dict[tuple[LabelMatcher, ...], list[dict[str, str]]] = {}
+        # Label sets as producers build them (same dict, same order every sweep):
+        # a hit skips sorting the labels into the canonical key.
+        self._by_items: dict[tuple[tuple[str, str], ...], int] = {}
         self.generation = 0
         self.removals = 0
 
@@ -65,11 +69,18 @@ class SeriesIndex:
         return [table[r] for r in refs]  # type: ignore[misc]
 
     def get_or_create(self, labels: Labels) -> int:
+        items = tuple(labels.items())
+        ref = self._by_items.get(items)
+        if ref is not None:
+            return ref
         key = series_key(labels)
         ref = self._by_key.get(key)
         if ref is None:
             ref = len(self._labels)
             self._insert(ref, key)
+        if len(self._by_items) > 4 * len(self._by_key) + 1024:
+            self._by_items.clear()  # many spellings of the same sets: start over
+        self._by_items[items] = ref
         return ref
 
     def add(self, ref: int, labels: Labels) -> None:
@@ -116,12 +127,16 @@ class SeriesIndex:
         for name in [n for n, v in self._postings.items() if not v]:
             del self._postings[name]
         self.removals += 1
+        self._by_items.clear()
         self._touch()
 
     def _touch(self) -> None:
         self.generation += 1
-        self._cache.clear()
-        self._alive = np.zeros(0, dtype=bool)
+        if self._cache:
+            self._cache.clear()
+            self._labels_cache.clear()
+        if len(self._alive):
+            self._alive = np.zeros(0, dtype=bool)
 
     def _alive_mask(self) -> npt.NDArray[np.bool_]:
         if len(self._alive) != len(self._labels):
@@ -148,6 +163,7 @@ class SeriesIndex:
         refs.setflags(write=False)
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()
+            self._labels_cache.clear()
         self._cache[key] = refs
         return refs
 
@@ -178,6 +194,15 @@ class SeriesIndex:
     def _set(mask: npt.NDArray[np.bool_], refs: list[int] | None, to: bool) -> None:
         if refs:
             mask[np.asarray(refs, dtype=np.int64)] = to
+
+    def select_labels(self, matchers: Sequence[LabelMatcher]) -> list[dict[str, str]]:
+        """Label sets of `select(matchers)`, in the same order; cached alike."""
+        key = tuple(matchers)
+        hit = self._labels_cache.get(key)
+        if hit is None or key not in self._cache:
+            hit = self.labels_of(self.select(matchers).tolist())
+            self._labels_cache[key] = hit
+        return hit
 
     def label_names(self, refs: Refs | None = None) -> list[str]:
         if refs is None:

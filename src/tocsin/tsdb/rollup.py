@@ -12,12 +12,18 @@ still reads as stale); min/max/sum/count cover real samples only.
 
 from __future__ import annotations
 
+import struct
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from tocsin.tsdb.chunks import ChunkError
 from tocsin.tsdb.types import STALE_NAN_BITS
+
+_MAGIC = b"TR2"
+_HEADER = struct.Struct("<3sI")
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -60,10 +66,20 @@ def empty_rollup() -> Rollup:
 
 def compute(ts: I64, vs: F64, res_ms: int) -> Rollup:
     """Roll up sorted samples into right-closed buckets of `res_ms`."""
+    return compute_many(np.array([len(ts)], dtype=np.int64), ts, vs, res_ms)[1]
+
+
+def compute_many(counts: I64, ts: I64, vs: F64, res_ms: int) -> tuple[I64, Rollup]:
+    """Roll up many series at once (`counts[i]` consecutive samples each).
+
+    Returns the number of buckets per series and all buckets, series after series.
+    """
     if len(ts) == 0:
-        return empty_rollup()
+        return np.zeros(len(counts), dtype=np.int64), empty_rollup()
+    sid = np.repeat(np.arange(len(counts)), counts)
     bucket = -((-ts) // res_ms)  # ceil division: a sample at k*res belongs to bucket k
-    starts = np.flatnonzero(np.concatenate([[True], bucket[1:] != bucket[:-1]]))
+    edge = (bucket[1:] != bucket[:-1]) | (sid[1:] != sid[:-1])
+    starts = np.flatnonzero(np.concatenate([[True], edge]))
     ends_idx = np.concatenate([starts[1:], [len(ts)]]) - 1
     stale = vs.view(np.uint64) == STALE_NAN_BITS
     real = np.where(stale, np.nan, vs)
@@ -71,15 +87,55 @@ def compute(ts: I64, vs: F64, res_ms: int) -> Rollup:
         mins = np.fmin.reduceat(real, starts)
         maxs = np.fmax.reduceat(real, starts)
     sums = np.add.reduceat(np.where(stale, 0.0, vs), starts)
-    counts = np.add.reduceat((~stale).astype(np.float64), starts)
-    return Rollup(
+    cnts = np.add.reduceat((~stale).astype(np.float64), starts)
+    per_series = np.bincount(sid[starts], minlength=len(counts)).astype(np.int64)
+    return per_series, Rollup(
         end=(bucket[starts] * res_ms).astype(np.int64),
         last_t=ts[ends_idx].astype(np.int64),
         min=mins,
         max=maxs,
         sum=sums,
-        count=counts,
+        count=cnts,
         last=vs[ends_idx].astype(np.float64),
+    )
+
+
+def encode_many(counts: I64, r: Rollup) -> list[bytes]:
+    """One compressed blob per series from `compute_many`'s output."""
+    ints = np.ascontiguousarray(np.stack([r.end, r.last_t], axis=1), dtype="<i8")
+    floats = np.ascontiguousarray(
+        np.stack([r.min, r.max, r.sum, r.count, r.last], axis=1), dtype="<f8"
+    )
+    ib, fb = memoryview(ints.tobytes()), memoryview(floats.tobytes())
+    out = []
+    a = 0
+    for n in counts.tolist():
+        body = bytes(ib[16 * a : 16 * (a + n)]) + bytes(fb[40 * a : 40 * (a + n)])
+        out.append(_HEADER.pack(_MAGIC, n) + zlib.compress(body, 1))
+        a += n
+    return out
+
+
+def decode(blob: bytes) -> Rollup:
+    try:
+        magic, n = _HEADER.unpack_from(blob)
+        if magic != _MAGIC:
+            raise ChunkError(f"not a tocsin rollup (magic {magic!r})")
+        body = zlib.decompress(blob[_HEADER.size :])
+    except (struct.error, zlib.error) as exc:
+        raise ChunkError(f"corrupt rollup: {exc}") from None
+    if len(body) != 56 * n:
+        raise ChunkError(f"corrupt rollup: expected {n} buckets")
+    ints = np.frombuffer(body[: 16 * n], dtype="<i8").reshape(n, 2)
+    floats = np.frombuffer(body[16 * n :], dtype="<f8").reshape(n, 5)
+    return Rollup(
+        end=ints[:, 0].astype(np.int64),
+        last_t=ints[:, 1].astype(np.int64),
+        min=floats[:, 0].astype(np.float64),
+        max=floats[:, 1].astype(np.float64),
+        sum=floats[:, 2].astype(np.float64),
+        count=floats[:, 3].astype(np.float64),
+        last=floats[:, 4].astype(np.float64),
     )
 
 
