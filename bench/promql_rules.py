@@ -19,6 +19,8 @@ RULES = [
     "sum by (venue) (zone_up)",
     "sum(zone_up) / count(zone_up)",
     "count by (venue) (zone_up == 0)",
+    # not a fleet rule of the issue; shows the range-vector path
+    "sum by (venue) (rate(zone_up[5m]))",
 ]
 
 

@@ -96,7 +96,8 @@ def apply(name: str, rv: RangeVector, params: list[F64], step_times: I64) -> tup
                 avg[i, j] = prom_avg(rv.vals[lo[i, j] : hi[i, j]])
             return avg, present
     if name in _VECTORISED:
-        return _VECTORISED[name](rv)
+        with np.errstate(all="ignore"):
+            return _VECTORISED[name](rv)
     kernel, needs = _KERNELS[name]
     out = np.full(lo.shape, np.nan)
     ok = np.zeros(lo.shape, dtype=bool)
