@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tocsin.clock import FakeClock
 from tocsin.detect.detector import Detector
 from tocsin.detect.types import SourceState
@@ -71,8 +73,6 @@ def test_restore_rejects_unknown_state(clock: FakeClock) -> None:
         fields = {}
         detail = {}
 
-    import pytest
-
     with pytest.raises(ValueError, match="'z1': unknown saved state 'sideways'"):
         Detector(config(), clock).restore([Row()])
 
@@ -83,3 +83,16 @@ def test_reconfigure_reselects_rules(clock: FakeClock) -> None:
     d.reconfigure(config(confirm=[{"default": True, "down_after": {"failures": 2, "of": 2}}]))
     states, _ = feed(d, clock, "-")
     assert states == "D"
+
+
+def test_take_dirty_lists_what_changed(clock: FakeClock) -> None:
+    d = Detector(config(), clock)
+    feed(d, clock, "+", target="a")
+    feed(d, clock, "+", target="b")
+    assert sorted(s.target_id for s in d.take_dirty()) == ["a", "b"]  # new targets
+    assert d.take_dirty() == []
+    feed(d, clock, "++--", target="a")  # histories move, nothing to save
+    assert d.take_dirty() == []
+    feed(d, clock, "-", target="a")  # down
+    feed(d, clock, "+", target="b", labels={"zone": "b", "new": "label"})
+    assert sorted(s.target_id for s in d.take_dirty()) == ["a", "b"]

@@ -130,6 +130,7 @@ class Detector:
     def __init__(self, config: DetectionConfig, clock: Clock) -> None:
         self._clock = clock
         self._targets: dict[str, TargetStatus] = {}
+        self._dirty: dict[str, TargetStatus] = {}
         self._sources: dict[str, SourceStatus] = {}
         self._interner = LabelInterner()
         self._zones: dict[str, ZoneInfo | None] = {}
@@ -364,6 +365,8 @@ class Detector:
                 flap_reason = _flap_reason(pct, True, cfg.high, scorer.window)
                 self.decisions["flapping_started"] += 1
 
+        if flags != t._flags or base is not t._base:
+            self._dirty[t.target_id] = t
         t._base = base
         t._flags = flags
         if base is UNKNOWN:
@@ -394,12 +397,14 @@ class Detector:
         t.state = new
         t.since = now
         t.reason = reason
+        self._dirty[t.target_id] = t
 
     def _go_unknown(
         self, t: TargetStatus, now: float, after: float, changes: list[StateChange]
     ) -> None:
         t._base = UNKNOWN
         t._flags = 0
+        self._dirty[t.target_id] = t
         self.decisions["went_unknown"] += 1
         if t.state is not UNKNOWN:
             reason = f"no usable observation for {after:g}s"
@@ -481,16 +486,19 @@ class Detector:
         t._count = 0
         t._flags = 0
         self._targets[o.target_id] = t
+        self._dirty[o.target_id] = t
         src.targets += 1
         return t
 
     def _relabel(self, t: TargetStatus, labels: Mapping[str, str]) -> None:
+        self._dirty[t.target_id] = t
         t._names, t._values = self._interner.intern(labels)
         t._rule, t._sched = self._select(t.source, labels)
 
     def forget(self, target_id: str) -> bool:
         """Drop a target the source no longer lists. True if it was known."""
         t = self._targets.pop(target_id, None)
+        self._dirty.pop(target_id, None)
         if t is None:
             return False
         src = self._sources.get(t.source)
@@ -499,6 +507,16 @@ class Detector:
         return True
 
     # -- persistence -----------------------------------------------------
+
+    def take_dirty(self) -> list[TargetStatus]:
+        """Targets whose state, flags or labels changed since the last call.
+
+        Save these after every sweep; save `export()` now and then (and at
+        shutdown) to persist the observation histories as well.
+        """
+        dirty = list(self._dirty.values())
+        self._dirty.clear()
+        return dirty
 
     def export(self) -> Snapshot:
         return Snapshot(list(self._targets.values()), list(self._sources.values()))
