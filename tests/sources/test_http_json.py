@@ -243,13 +243,15 @@ async def test_transient_page_failure_recovers_on_retry(
 
 
 async def test_concurrent_pages_with_total_fail_as_a_whole(serve: Serve, clock: FakeClock) -> None:
-    vendor = Vendor(n=1500, faults={3: "500"})
+    vendor = Vendor(n=1500, faults={2: "500"})
     base = await serve(vendor.app())
-    pagination = {"style": "page", "next_page": None, "total": "total"}
-    result, _ = await sweep_once(vendor_cfg(base, pagination=pagination), clock)
+    pagination = {"style": "page", "next_page": None, "total": "total", "page_size": 300}
+    cfg = vendor_cfg(base, pagination=pagination, concurrency=1)
+    result, _ = await sweep_once(cfg, clock)
     assert not result.ok
-    assert "page 3" in (result.error or "")
-    assert len(result.observations) == 1000  # pages 1, 2 (and 3 failed)
+    assert "page 2" in (result.error or "")
+    assert len(result.observations) == 300  # page 1; pages 3-5 were cancelled
+    assert len(vendor.seen) < 5  # the failure stopped the burst
 
 
 async def test_unmappable_items_are_unknown_not_down(serve: Serve, clock: FakeClock) -> None:

@@ -325,17 +325,30 @@ class HttpJsonSource(BaseSource):
         self._last_pages = fetched
 
     async def _collect_concurrently(self, out: list[Observation], numbers: range) -> None:
+        """Fetch pages in parallel (bounded by the concurrency limit). The first
+        failure cancels the pages not yet fetched: the sweep has failed anyway,
+        and a struggling API should not get the rest of the burst."""
         tasks = [
             asyncio.ensure_future(self._fetch_page(self.page_url(page=n), f"page {n}"))
             for n in numbers
         ]
-        results = await asyncio.gather(*tasks, return_exceptions=True)
+        if not tasks:
+            return
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                task.cancel()  # no-op for finished ones; covers our own cancellation
+            await asyncio.gather(*tasks, return_exceptions=True)
         failure: BaseException | None = None
-        for result in results:
-            if isinstance(result, BaseException):
-                failure = failure or result
+        for task in tasks:
+            if task.cancelled():
+                continue
+            exc = task.exception()
+            if exc is not None:
+                failure = failure or exc
             else:
-                self._take(result, out)
+                self._take(task.result(), out)
         if failure is not None:
             if isinstance(failure, SourceError):
                 raise failure
