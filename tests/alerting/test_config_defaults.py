@@ -206,3 +206,24 @@ def test_masked_dump_hides_every_secret() -> None:
     assert pager["pagerduty_configs"][0]["routing_key"] == "<secret>"
     assert pager["email_configs"][0]["to"] == "team-X+alerts-critical@example.org"
     assert masked["route"]["receiver"] == "team-X-mails"
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "victorops_configs: [{routing_key: r}]\nglobal: {victorops_api_key: k}",
+        "telegram_configs: [{chat_id: 1}]\nglobal: {telegram_bot_token_file: /f}",
+        "wechat_configs: [{}]\nglobal: {wechat_api_secret: s, wechat_api_corp_id: c}",
+        "mattermost_configs: [{}]\nglobal: {mattermost_webhook_url: 'https://m.example/h'}",
+        "pushover_configs: [{user_key: u, token: t}]",
+        "sns_configs: [{topic_arn: arn}]",
+        "discord_configs: [{webhook_url_file: /f}]",
+        "webex_configs: [{room_id: r, http_config: {authorization: {credentials: c}}}]",
+        "jira_configs: [{project: P, issue_type: Bug, api_url: 'https://j.example/'}]",
+    ],
+)
+def test_unsupported_kinds_load_when_alertmanager_would(block: str) -> None:
+    receiver, _, rest = block.partition("\n")
+    text = f"route: {{receiver: r}}\nreceivers:\n  - name: r\n    {receiver}\n{rest}\n"
+    cfg = parse_alertmanager_config(text)
+    assert cfg.receivers[0].unsupported_kinds() == [receiver.split("_configs")[0]]

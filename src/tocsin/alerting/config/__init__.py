@@ -34,6 +34,7 @@ from tocsin.alerting.config.receivers import (
     SlackConfig,
     WebhookConfig,
 )
+from tocsin.alerting.config.unsupported import check_unsupported
 from tocsin.config.yamlpos import Positions, load_yaml, problems_from_validation_error
 from tocsin.errors import ConfigError, ConfigProblem
 
@@ -116,7 +117,7 @@ def alertmanager_config_from_data(
             p.message = _tidy(p.message)
             p.field = where.field_name(p.field)
         raise ConfigError(problems) from None
-    found = apply_global_defaults(cfg) + check_references(cfg)
+    found = apply_global_defaults(cfg) + check_unsupported(cfg) + check_references(cfg)
     if found:
         raise ConfigError([where.problem(path, msg) for path, msg in found])
     return cfg
