@@ -70,6 +70,21 @@ def html_autoescape(text: str) -> str:
     return text.translate(_HTML_ESCAPES)
 
 
+_MAP_KEY: Any = object()
+_ATTRIBUTE: Any = object()
+_RESOLVED: dict[tuple[type, str], Any] = {}
+
+
+def _resolve(cls: type, name: str) -> Any:
+    """How `.name` reads on a value of class `cls`: a Go method, a map key, or an attribute."""
+    how: Any = go_method(cls, name)
+    if how is None:
+        how = _MAP_KEY if issubclass(cls, Mapping) else _ATTRIBUTE
+    if len(_RESOLVED) < 10_000:
+        _RESOLVED[(cls, name)] = how
+    return how
+
+
 class _Break(Exception):
     pass
 
@@ -420,11 +435,15 @@ class State:
             return NO_VALUE
         has_args = (args is not None and len(args) > 1) or final is not MISSING
         cls = type(receiver)
-        if cls is not dict:
-            method = go_method(cls, name)
-            if method is not None:
-                return self.eval_call(dot, method, node, name, args, final, receiver)
-        if isinstance(receiver, Mapping):
+        # Go looks for a method first, then a map key or struct field; which
+        # one a (type, name) resolves to never changes, so it is cached.
+        how = _RESOLVED.get((cls, name))
+        if how is None:
+            how = _resolve(cls, name)
+        if how is not _MAP_KEY:
+            if how is not _ATTRIBUTE:
+                return self.eval_call(dot, how, node, name, args, final, receiver)
+        else:
             if has_args:
                 raise self.error(f"{name} is not a method but has arguments")
             try:
