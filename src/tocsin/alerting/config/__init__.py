@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from tocsin.alerting.config.checks import check_references, walk_routes
 from tocsin.alerting.config.defaults import apply_global_defaults
+from tocsin.alerting.config.dupkeys import duplicate_keys
 from tocsin.alerting.config.models import (
     AlertmanagerConfig,
     GlobalConfig,
@@ -91,6 +92,9 @@ def parse_alertmanager_config(text: str, filename: str = "<config>") -> Alertman
     as Alertmanager does.
     """
     data, positions = load_yaml(text, filename)
+    dups = duplicate_keys(text, filename)
+    if dups:
+        raise ConfigError(dups)
     cfg = alertmanager_config_from_data({} if data is None else data, positions)
     cfg.base_dir = str(Path(filename).parent) if filename != "<config>" else ""
     return cfg
