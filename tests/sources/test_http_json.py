@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -505,3 +506,21 @@ async def test_stale_data_is_seen_through_etag_reuse(serve: Serve, clock: FakeCl
     assert vendor.not_modified == 2
     assert not second.ok
     assert "stale" in (second.error or "")
+
+
+async def test_a_cancelled_sweep_leaves_nothing_running(serve: Serve, clock: FakeClock) -> None:
+    vendor = Vendor(n=1000)
+    base = await serve(vendor.app())
+    pagination = {"style": "page", "next_page": None, "total": "total", "page_size": 100}
+    source = build_source(vendor_cfg(base, pagination=pagination), clock)
+    await source.sweep()
+    vendor.gate = asyncio.Event()  # now every page request hangs until released
+    task = asyncio.ensure_future(source.sweep())
+    await vendor.arrived.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await source.close()
+    vendor.gate.set()
+    leftovers = [t for t in asyncio.all_tasks() if "_fetch_page" in repr(t.get_coro())]
+    assert leftovers == []

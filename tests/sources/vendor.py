@@ -49,6 +49,8 @@ class Vendor:
     delay: float = 0.0  # seconds every list request takes
     in_flight: int = 0
     peak_in_flight: int = 0
+    gate: asyncio.Event | None = None  # when set: list requests wait for it
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)  # a request is waiting
 
     def __post_init__(self) -> None:
         if not self.zones:
@@ -102,11 +104,15 @@ class Vendor:
         denied = self._deny(request)
         if denied is not None:
             return denied
-        if self.delay:
+        if self.delay or self.gate is not None:
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self.arrived.set()
             try:
-                await asyncio.sleep(self.delay)
+                if self.gate is not None:
+                    await self.gate.wait()
+                else:
+                    await asyncio.sleep(self.delay)
             finally:
                 self.in_flight -= 1
         q = request.query
