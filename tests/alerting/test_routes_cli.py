@@ -76,3 +76,9 @@ def test_show(routing: Path) -> None:
     assert rc == 0
     assert out.splitlines()[:3] == ["Routing tree:", ".", "└── default-route  receiver: default"]
     assert '{test=~"^(?:^[12]$)$"}  continue: true  receiver: test1' in out
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    _, err, rc = run("routes", "test", f"--config.file={tmp_path / 'nope.yml'}", "a=b")
+    assert rc == 1
+    assert "cannot read file" in err

@@ -14,7 +14,7 @@ from tocsin.tsdb.types import MatchOp
 
 routes_app = typer.Typer(help="Inspect and test the alert routing tree.", no_args_is_help=True)
 
-_CONFIG_HELP = "Alertmanager config file (or the file holding the routing config)."
+_CONFIG_HELP = "Alertmanager config file."
 
 
 def _load(config_file: Path) -> Route:
@@ -42,7 +42,7 @@ def _parse_labels(args: list[str]) -> dict[str, str]:
 
 @routes_app.command("show")
 def routes_show(
-    config_file: Path = typer.Option(..., "--config.file", help=_CONFIG_HELP, exists=True),
+    config_file: Path = typer.Option(..., "--config.file", help=_CONFIG_HELP),
 ) -> None:
     """Print the whole routing tree (like `amtool config routes show`)."""
     tree = _load(config_file)
@@ -53,7 +53,7 @@ def routes_show(
 @routes_app.command("test")
 def routes_test(
     labels: list[str] = typer.Argument(None, help="Alert labels as name=value."),
-    config_file: Path = typer.Option(..., "--config.file", help=_CONFIG_HELP, exists=True),
+    config_file: Path = typer.Option(..., "--config.file", help=_CONFIG_HELP),
     tree: bool = typer.Option(False, "--tree", help="Also print the matching routes tree."),
     verify_receivers: str = typer.Option(
         "",
