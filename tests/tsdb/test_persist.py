@@ -54,7 +54,7 @@ def test_clean_restart_keeps_everything(tmp_path: Path) -> None:
     assert _dump(again) == before
     assert again.label_values("zone") == sorted(before)
     # The reloaded head serves instant queries without touching disk.
-    labels, _values = again.select_instant(ALL, int(clock.now() * 1000), 300_000)
+    labels, _values, _stamps = again.select_instant(ALL, int(clock.now() * 1000), 300_000)
     assert {lb["zone"] for lb in labels} == set(before)
 
 

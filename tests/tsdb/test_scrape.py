@@ -128,7 +128,7 @@ async def test_vanished_series_get_stale_markers(clock: FakeClock) -> None:
         assert got["z1"] == [1.0, 1.0]
         assert len(got["z2"]) == 2
         assert is_stale(__import__("numpy").array(got["z2"]))[1]
-        labels, _ = db.select_instant(
+        labels, _, _ = db.select_instant(
             [LabelMatcher("__name__", MatchOp.EQ, "zone_up")], int(clock.now() * 1000), 300_000
         )
         assert sorted(lb["zone"] for lb in labels) == ["z1", "z3"]
@@ -196,10 +196,10 @@ async def test_manager_scrapes_on_the_clock_and_stale_marks_removed_targets(
         mgr.apply([])
         assert mgr.targets() == []
         # Stale markers land just after the last scrape, so the series end there.
-        labels, _ = db.select_instant(
+        labels, _, _ = db.select_instant(
             [LabelMatcher("__name__", MatchOp.RE, ".+")], int(clock.now() * 1000) + 1, 300_000
         )
-        assert labels == []
+        assert list(labels) == []
         await mgr.close()
 
 

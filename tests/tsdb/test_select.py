@@ -93,7 +93,7 @@ def test_append_batch_caches_refs_and_rejects_repeats() -> None:
 
 
 def _instant(db: TSDB, t: int, lookback: int = 300_000) -> dict[str, float]:
-    labels, values = db.select_instant([_m("__name__", EQ, "x")], t, lookback)
+    labels, values, _stamps = db.select_instant([_m("__name__", EQ, "x")], t, lookback)
     return {lb["i"]: float(v) for lb, v in zip(labels, values, strict=True)}
 
 
@@ -137,3 +137,30 @@ def test_select_instant_matches_select_on_random_data() -> None:
             if not is_stale(s.values[-1:])[0]:
                 expect[s.labels["i"]] = float(s.values[-1])
         assert _instant(db, t) == expect
+
+
+def test_select_instant_table_grows_with_new_series_and_feeds_the_engine() -> None:
+    from tocsin.promql import Engine
+    from tocsin.promql.labels import LabelTable
+
+    db = TSDB().open()
+    db.append_batch([{"__name__": "x", "i": str(i)} for i in range(3)], 1000, np.ones(3))
+    rows, _, stamps = db.select_instant([_m("__name__", EQ, "x")], 2000, 300_000)
+    assert isinstance(rows, LabelTable)
+    assert stamps.tolist() == [1000, 1000, 1000]
+    db.append({"__name__": "x", "i": "3"}, 1500, 5.0)
+    db.append({"__name__": "y", "i": "9"}, 1500, 5.0)
+    rows, values, stamps = db.select_instant([_m("__name__", EQ, "x")], 2000, 300_000)
+    assert [r["i"] for r in rows] == ["0", "1", "2", "3"]
+    assert values.tolist() == [1.0, 1.0, 1.0, 5.0]
+    assert stamps.tolist() == [1000, 1000, 1000, 1500]
+    eng = Engine()
+    got = eng.instant_query(db, "timestamp(x)", 2.0).to_prometheus_json()["result"]
+    assert sorted((s["metric"]["i"], s["value"][1]) for s in got) == [
+        ("0", "1"),
+        ("1", "1"),
+        ("2", "1"),
+        ("3", "1.5"),
+    ]
+    got = eng.instant_query(db, "sum(x)", 2.0).to_prometheus_json()["result"]
+    assert got[0]["value"][1] == "8"

@@ -27,11 +27,13 @@ import numpy.typing as npt
 import sqlalchemy as sa
 
 from tocsin.clock import Clock, SystemClock
+from tocsin.promql.labels import LabelTable
 from tocsin.tsdb import rollup
 from tocsin.tsdb.chunks import decode_many, encode_many
 from tocsin.tsdb.config import BLOCK_SECONDS, StorageConfig
 from tocsin.tsdb.head import NO_TIME, Head
 from tocsin.tsdb.index import SeriesIndex
+from tocsin.tsdb.labelrows import LabelRows, TableCache
 from tocsin.tsdb.persist import ChunkStore
 from tocsin.tsdb.types import STALE_NAN, LabelMatcher, Labels, SelectHints, SeriesData
 
@@ -77,6 +79,7 @@ class TSDB:
         self.clock = clock or SystemClock()
         self.index = SeriesIndex()
         self.head = Head()
+        self._tables = TableCache()
         self._store = ChunkStore(engine) if engine is not None else None
         self._lock = threading.RLock()
         self._flush_lock = threading.Lock()
@@ -250,25 +253,36 @@ class TSDB:
 
     def select_instant(
         self, matchers: Sequence[LabelMatcher], t_ms: int, lookback_ms: int
-    ) -> tuple[list[Mapping[str, str]], F64]:
-        """Newest non-stale sample per series in (t - lookback, t]: labels and values."""
+    ) -> tuple[LabelRows, F64, I64]:
+        """Newest non-stale sample per series in (t - lookback, t].
+
+        Returns (label sets, values, sample timestamps). The label sets are a
+        `LabelRows`: the PromQL engine's columnar `LabelTable`, cached per
+        matcher set, which also iterates as label dicts.
+        """
         if self._store is not None and t_ms - lookback_ms < self._head_floor:
             # Part of the window is only on disk: take the general path.
-            labels: list[Mapping[str, str]] = []
+            rows: list[Mapping[str, str]] = []
             values: list[float] = []
+            stamps: list[int] = []
             for s in self.select(matchers, t_ms - lookback_ms + 1, t_ms):
                 v = s.values[-1:]
                 if len(v) and not bool((v.view(np.uint64) == _STALE_BITS).any()):
-                    labels.append(s.labels)
+                    rows.append(s.labels)
                     values.append(float(v[0]))
-            return labels, np.asarray(values, dtype=np.float64)
+                    stamps.append(int(s.timestamps[-1]))
+            return (
+                LabelRows.of(LabelTable.from_dicts(rows)),
+                np.asarray(values, dtype=np.float64),
+                np.asarray(stamps, dtype=np.int64),
+            )
         with self._lock:
             refs = self.index.select(matchers)
-            all_labels = self.index.select_labels(matchers)
-            pos, vals = self.head.instant(refs, int(t_ms), int(lookback_ms))
+            table = self._tables.get(tuple(matchers), refs, self.index.labels_of)
+            pos, vals, ts = self.head.instant(refs, int(t_ms), int(lookback_ms))
         if len(pos) == len(refs):
-            return list(all_labels), vals
-        return [all_labels[i] for i in pos.tolist()], vals
+            return LabelRows(table.n, dict(table.cols)), vals, ts
+        return LabelRows.of(table.take(pos)), vals, ts
 
     def label_names(self, matchers: Sequence[LabelMatcher] = ()) -> list[str]:
         with self._lock:

@@ -266,16 +266,17 @@ class Head:
             np.array(vs[lo:hi], dtype=np.float64) if hi > lo else np.zeros(0, dtype=np.float64),  # type: ignore[index]
         )
 
-    def instant(self, refs: I64, t_ms: int, lookback_ms: int) -> tuple[I64, F64]:
+    def instant(self, refs: I64, t_ms: int, lookback_ms: int) -> tuple[I64, F64, I64]:
         """For each ref, the newest sample at or before t within the lookback.
 
-        Returns the positions (into `refs`) that have a non-stale value, and
-        those values. Evaluating at or after a series' newest sample (the
+        Returns the positions (into `refs`) that have a non-stale value, those
+        values and their timestamps. Evaluating at or after a series' newest sample (the
         normal case for rules) is a pure gather; only series with samples
         after `t_ms` need a per-series binary search.
         """
         if len(refs) == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+            z = np.zeros(0, dtype=np.int64)
+            return z, np.zeros(0, dtype=np.float64), z.copy()
         self._grow(int(refs.max()))
         lt = self.last_t[refs]
         lv = self.last_v[refs]
@@ -297,7 +298,7 @@ class Head:
                     lt[i] = NO_TIME
         ok = (lt > t_ms - lookback_ms) & (lt != NO_TIME) & (lv.view(np.uint64) != STALE_NAN_BITS)
         pos = np.flatnonzero(ok).astype(np.int64)
-        return pos, lv[pos]
+        return pos, lv[pos], lt[pos]
 
     def _sync_columns(self, ref: int, ts: array[int], vs: array[float]) -> None:
         self.last_t[ref], self.last_v[ref] = ts[-1], vs[-1]

@@ -37,7 +37,6 @@ class SeriesIndex:
         self._alive = np.zeros(0, dtype=bool)
         self._count = 0
         self._cache: dict[tuple[LabelMatcher, ...], Refs] = {}
-        self._labels_cache: dict[tuple[LabelMatcher, ...], list[dict[str, str]]] = {}
         # Label sets as producers build them (same dict, same order every sweep):
         # a hit skips sorting the labels into the canonical key.
         self._by_items: dict[tuple[tuple[str, str], ...], int] = {}
@@ -134,7 +133,6 @@ class SeriesIndex:
         self.generation += 1
         if self._cache:
             self._cache.clear()
-            self._labels_cache.clear()
         if len(self._alive):
             self._alive = np.zeros(0, dtype=bool)
 
@@ -163,7 +161,6 @@ class SeriesIndex:
         refs.setflags(write=False)
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()
-            self._labels_cache.clear()
         self._cache[key] = refs
         return refs
 
@@ -194,15 +191,6 @@ class SeriesIndex:
     def _set(mask: npt.NDArray[np.bool_], refs: list[int] | None, to: bool) -> None:
         if refs:
             mask[np.asarray(refs, dtype=np.int64)] = to
-
-    def select_labels(self, matchers: Sequence[LabelMatcher]) -> list[dict[str, str]]:
-        """Label sets of `select(matchers)`, in the same order; cached alike."""
-        key = tuple(matchers)
-        hit = self._labels_cache.get(key)
-        if hit is None or key not in self._cache:
-            hit = self.labels_of(self.select(matchers).tolist())
-            self._labels_cache[key] = hit
-        return hit
 
     def label_names(self, refs: Refs | None = None) -> list[str]:
         if refs is None:
