@@ -39,7 +39,7 @@ class FakeEngine:
             :limit
         ]
 
-    def sources(self) -> Sequence[SourceHealth]:
+    def source_health(self) -> Sequence[SourceHealth]:
         return self.health
 
     def source_incidents(self) -> Mapping[str, str]:

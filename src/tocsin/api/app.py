@@ -62,7 +62,7 @@ def create_app(engine: EngineFacade) -> FastAPI:
         e: EngineFacade = request.app.state.engine
         return render_status_page(
             e.targets(),
-            e.sources(),
+            e.source_health(),
             e.source_incidents(),
             state=state,
             query=q,

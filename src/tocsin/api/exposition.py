@@ -50,7 +50,7 @@ class TargetExposition:
     def _labels(self, t: TargetRow) -> str:
         key = (t.source, t.target_id)
         hit = self._cache.get(key)
-        if hit is not None and hit[0] is t.labels:
+        if hit is not None and hit[0] == t.labels:
             return hit[1]
         text = label_string(t.target_id, t.source, t.labels)
         self._cache[key] = (t.labels, text)

@@ -103,7 +103,7 @@ def list_sources(request: Request) -> dict[str, Any]:
     """Each source with its health, circuit state, budget and call estimate."""
     engine = _engine(request)
     incidents = engine.source_incidents()
-    return {"sources": [_source_json(h, incidents.get(h.name)) for h in engine.sources()]}
+    return {"sources": [_source_json(h, incidents.get(h.name)) for h in engine.source_health()]}
 
 
 @router.post("/heartbeat/{target_id}")

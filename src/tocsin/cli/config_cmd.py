@@ -1,9 +1,75 @@
-"""`tocsin config` command."""
+"""`tocsin check-config`: validate tocsin or Alertmanager config files."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+import yaml
+
+from tocsin.errors import ConfigError
+
+# Top-level keys that only an Alertmanager config file has.
+_ALERTMANAGER_KEYS = {"route", "receivers", "inhibit_rules", "templates", "time_intervals"}
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the CLI (filled in as the feature lands)."""
+    app.command("check-config")(check_config)
+
+
+def is_alertmanager_config(path: Path) -> bool:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and bool(_ALERTMANAGER_KEYS & set(data)) and "sources" not in data
+
+
+def check_config(
+    files: Annotated[list[Path], typer.Argument(help="Config files to check.")],
+) -> None:
+    """Validate config files; print every problem with file, line and field.
+
+    Accepts tocsin's own config and Alertmanager config files. Exits 1 when
+    any file has a problem.
+    """
+    failed = False
+    for path in files:
+        try:
+            if is_alertmanager_config(path):
+                _check_alertmanager(path)
+            else:
+                _check_tocsin(path)
+        except ConfigError as exc:
+            failed = True
+            typer.echo(f"FAILED: {path}", err=True)
+            for problem in exc.problems:
+                typer.echo(f"  {problem}", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _check_tocsin(path: Path) -> None:
+    from tocsin.config.loader import load_config
+    from tocsin.sources.estimate import estimate_calls_per_hour
+
+    loaded = load_config(path)
+    cfg = loaded.config
+    typer.echo(f"SUCCESS: {path} is a valid tocsin config")
+    for extra in loaded.files[1:]:
+        typer.echo(f"  includes {extra}")
+    for source in cfg.sources:
+        calls = estimate_calls_per_hour(source)
+        typer.echo(
+            f"  source {source.name} ({source.type}): every {source.interval:g}s, "
+            f"~{calls:,.0f} API calls per hour"
+        )
+
+
+def _check_alertmanager(path: Path) -> None:
+    from tocsin.alerting.config import load_alertmanager_config
+
+    cfg = load_alertmanager_config(path)
+    typer.echo(f"SUCCESS: {path} is a valid Alertmanager config")
+    typer.echo(f"  {len(cfg.receivers)} receivers, {len(cfg.inhibit_rules)} inhibit rules")

@@ -6,7 +6,16 @@ runtimes can live in one test process without clashing.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+
+# `*_created` series double the exposition for no use to anyone scraping tocsin.
+disable_created_metrics()
 
 
 class SelfMetrics:

@@ -1,0 +1,146 @@
+"""Load tocsin's config: parse strictly, merge includes, validate, cross-check.
+
+Layers as in Alertmanager's config loading: YAML (with positions), then the
+schema (types and defaults), then checks that span sections (unique names).
+Every problem found is reported with file, line and field, all at once.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from tocsin.config.schema import TocsinConfig
+from tocsin.config.yamlpos import Positions, load_yaml, problems_from_validation_error
+from tocsin.errors import ConfigError, ConfigProblem
+
+
+@dataclass
+class LoadedConfig:
+    config: TocsinConfig
+    positions: Positions
+    files: list[Path]
+    base_dir: Path
+
+
+def load_config(path: str | Path) -> LoadedConfig:
+    """Load and validate a config file and its includes. Raises ConfigError."""
+    path = Path(path)
+    data, positions, files = _read_with_includes(path, set())
+    try:
+        config = TocsinConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation_error(exc, positions, data)) from None
+    problems = _cross_check(config, positions)
+    if problems:
+        raise ConfigError(problems)
+    return LoadedConfig(config, positions, files, path.parent)
+
+
+def _read(path: Path) -> tuple[Any, Positions]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc}")]) from None
+    data, positions = load_yaml(text, str(path), expand_env=True)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [ConfigProblem(str(path), 1, "", "expected a mapping of sections at the top level")]
+        )
+    return data, positions
+
+
+def _read_with_includes(
+    path: Path, seen: set[Path]
+) -> tuple[dict[str, Any], Positions, list[Path]]:
+    resolved = path.resolve()
+    if resolved in seen:
+        raise ConfigError([ConfigProblem(str(path), None, "include", "include cycle")])
+    seen = seen | {resolved}
+    data, positions = _read(path)
+    files = [path]
+    includes = data.get("include", [])
+    if not isinstance(includes, list):
+        return data, positions, files  # the schema reports the wrong type
+    for i, pattern in enumerate(includes):
+        if not isinstance(pattern, str):
+            continue
+        matches = sorted(glob.glob(str(path.parent / pattern)))
+        if not matches:
+            f, line = positions.locate(("include", i))
+            raise ConfigError(
+                [ConfigProblem(f, line, f"include[{i}]", f"no file matches {pattern!r}")]
+            )
+        for match in matches:
+            sub, sub_pos, sub_files = _read_with_includes(Path(match), seen)
+            sub.pop("include", None)
+            _merge(data, positions, sub, sub_pos, ())
+            files.extend(sub_files)
+    return data, positions, files
+
+
+def _merge(
+    into: dict[str, Any],
+    pos: Positions,
+    other: dict[str, Any],
+    other_pos: Positions,
+    path: tuple[str | int, ...],
+) -> None:
+    """Merge an included file: lists append, mappings merge, scalars must not clash."""
+    for key, value in other.items():
+        here = (*path, key)
+        if key not in into:
+            into[key] = value
+            _copy_positions(pos, other_pos, here, here)
+        elif isinstance(into[key], list) and isinstance(value, list):
+            offset = len(into[key])
+            into[key].extend(value)
+            for i in range(len(value)):
+                _copy_positions(pos, other_pos, (*here, i), (*here, offset + i))
+        elif isinstance(into[key], dict) and isinstance(value, dict):
+            _merge(into[key], pos, value, other_pos, here)
+        else:
+            f, line = other_pos.locate(here)
+            f0, line0 = pos.locate(here)
+            raise ConfigError(
+                [ConfigProblem(f, line, _dotted(here), f"also set in {f0}:{line0}; set it once")]
+            )
+
+
+def _copy_positions(
+    pos: Positions, other: Positions, src: tuple[str | int, ...], dst: tuple[str | int, ...]
+) -> None:
+    n = len(src)
+    for p, where in other.lines.items():
+        if p[:n] == src:
+            pos.lines[dst + p[n:]] = where
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _cross_check(config: TocsinConfig, positions: Positions) -> list[ConfigProblem]:
+    problems = []
+    seen: dict[str, int] = {}
+    for i, name in enumerate(config.source_names()):
+        if name in seen:
+            f, line = positions.locate(("sources", i, "name"))
+            f0, line0 = positions.locate(("sources", seen[name], "name"))
+            problems.append(
+                ConfigProblem(
+                    f,
+                    line,
+                    f"sources[{i}].name",
+                    f"duplicate source name {name!r} (first defined at {f0}:{line0})",
+                )
+            )
+        else:
+            seen[name] = i
+    return problems

@@ -1,0 +1,82 @@
+"""tocsin's own configuration file, as a pydantic schema.
+
+Each stage owns the model of its own section (sources, detection, tsdb,
+simulator); this module only composes them and checks what spans sections.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tocsin.detect.config import DetectionConfig
+from tocsin.sim.config import SimConfig
+from tocsin.sources.config import SourceConfig
+
+DEFAULT_PORT = 9095
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(_Strict):
+    listen: str = Field(
+        default=f"127.0.0.1:{DEFAULT_PORT}", description="host:port the HTTP API listens on."
+    )
+    external_url: str | None = Field(
+        default=None, description="URL users reach tocsin at (links in notifications)."
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected host:port, e.g. 127.0.0.1:{DEFAULT_PORT}")
+        return v
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    def url(self) -> str:
+        return self.external_url or f"http://{self.listen}"
+
+
+class SimulatorSection(_Strict):
+    """Run the built-in fleet simulator inside tocsin (the demo)."""
+
+    enabled: bool = False
+    listen: str = "127.0.0.1:9096"
+    fleet: SimConfig = Field(default_factory=SimConfig)
+    scenario: Path | None = Field(default=None, description="Fault scenario YAML file.")
+
+
+class TocsinConfig(_Strict):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    database: str = Field(
+        default="sqlite:///data/tocsin.db",
+        description="SQLAlchemy URL of the state store: sqlite:///path or "
+        "postgresql+psycopg://user@host/db.",
+    )
+    include: list[str] = Field(
+        default_factory=list,
+        description="Further config files (globs, relative to this file) merged into this one.",
+    )
+    sources: list[SourceConfig] = Field(default_factory=list)
+    detection: DetectionConfig = DetectionConfig()
+    simulator: SimulatorSection = Field(default_factory=SimulatorSection)
+
+    def source_names(self) -> list[str]:
+        return [s.name for s in self.sources]
+
+    def redacted(self) -> dict[str, Any]:
+        """The config as JSON-able data with every secret masked."""
+        return self.model_dump(mode="json")

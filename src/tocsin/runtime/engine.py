@@ -1,0 +1,272 @@
+"""The embedded runtime: every stage in one asyncio process.
+
+It owns the live objects (store, detector, sources, pollers, simulator) and
+implements `api.facade.EngineFacade` for the HTTP layer. Reload swaps the
+sources only once the new config has fully validated, so a bad file never
+replaces a working one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import generate_latest
+
+from tocsin.api.exposition import TargetExposition
+from tocsin.api.facade import ReloadOutcome, TargetRow
+from tocsin.clock import Clock
+from tocsin.config.loader import LoadedConfig, load_config
+from tocsin.config.schema import TocsinConfig
+from tocsin.detect.detector import Detector
+from tocsin.detect.events import SourceEvent
+from tocsin.detect.types import SourceState, TargetState
+from tocsin.errors import ConfigError
+from tocsin.runtime.poller import Round, SourcePoller
+from tocsin.runtime.selfmetrics import SelfMetrics
+from tocsin.sources.factory import build_source
+from tocsin.sources.heartbeat import HeartbeatSource
+from tocsin.sources.types import CircuitState, Source, SourceHealth
+from tocsin.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+# A full snapshot of every target's state is written this often (seconds);
+# between snapshots only targets whose state changed are written.
+SNAPSHOT_EVERY = 300.0
+
+
+class Runtime:
+    def __init__(
+        self, loaded: LoadedConfig, clock: Clock, *, config_path: Path | None = None
+    ) -> None:
+        self.loaded = loaded
+        self.config: TocsinConfig = loaded.config
+        self.config_path = config_path
+        self.clock = clock
+        self.metrics = SelfMetrics()
+        self.exposition = TargetExposition()
+        self.store = Store(_resolve_db_url(self.config.database))
+        self.detector = Detector(self.config.detection, clock)
+        self.sources: dict[str, Source] = {}
+        self._pollers: dict[str, tuple[SourcePoller, asyncio.Task[None]]] = {}
+        self._idle: dict[str, SourcePoller] = {}
+        self._poll = True
+        self._simulator: Any = None
+        self._ready = False
+        self._last_snapshot = 0.0
+        self._reload_lock = asyncio.Lock()
+
+    # -- lifecycle -------------------------------------------------------
+    async def start(self, *, poll: bool = True) -> None:
+        """Open the store, restore state, start the simulator and the pollers.
+
+        With `poll=False` no polling task is started; tests then drive rounds
+        with `sweep_all()` on a FakeClock.
+        """
+        self._poll = poll
+        await asyncio.to_thread(self.store.migrate)
+        saved = await asyncio.to_thread(self.store.load_target_states)
+        saved_sources = await asyncio.to_thread(self.store.load_source_states)
+        if saved or saved_sources:
+            self.detector.restore(saved, saved_sources)
+            log.info("restored the state of %d targets", len(saved))
+        if self.config.simulator.enabled:
+            await self._start_simulator()
+        self._start_sources(self.config)
+        self._ready = True
+
+    async def stop(self) -> None:
+        self._ready = False
+        await self._stop_sources()
+        await asyncio.to_thread(self._snapshot_all)
+        if self._simulator is not None:
+            await self._simulator.stop()
+        await asyncio.to_thread(self.store.close)
+
+    async def _start_simulator(self) -> None:
+        from tocsin.sim.simulator import start_simulator
+
+        section = self.config.simulator
+        host, _, port = section.listen.rpartition(":")
+        fleet = section.fleet
+        if section.scenario is not None:
+            from tocsin.sim.scenario import load_scenario
+
+            scenario = section.scenario
+            if not scenario.is_absolute():
+                scenario = self.loaded.base_dir / scenario
+            fleet = fleet.model_copy(update={"faults": [*fleet.faults, *load_scenario(scenario)]})
+        self._simulator = await start_simulator(fleet, self.clock, host=host, port=int(port))
+        log.info("fleet simulator: %d zones at http://%s", fleet.zones, section.listen)
+
+    def _start_sources(self, config: TocsinConfig) -> None:
+        for cfg in config.sources:
+            source = build_source(cfg, self.clock)
+            self.sources[cfg.name] = source
+            poller = SourcePoller(source, self.detector, self._on_round, self.clock)
+            self._idle[cfg.name] = poller
+            if self._poll:
+                task = asyncio.create_task(poller.run(), name=f"poll:{cfg.name}")
+                self._pollers[cfg.name] = (poller, task)
+            self.metrics.calls_per_hour.labels(cfg.name).set(source.estimate_calls_per_hour())
+
+    async def sweep_all(self) -> list[Round]:
+        """One round of every source, in config order (for tests and `--once`)."""
+        return [await p.sweep_once() for p in self._idle.values()]
+
+    async def _stop_sources(self) -> None:
+        for name in list(self._pollers):
+            await self._stop_poller(name)
+        self._idle.clear()
+        for source in self.sources.values():
+            await source.close()
+        self.sources.clear()
+
+    async def _stop_poller(self, name: str) -> None:
+        poller, task = self._pollers.pop(name)
+        poller.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    # -- results of each sweep -------------------------------------------
+    async def _on_round(self, rnd: Round) -> None:
+        sweep = rnd.sweep
+        m = self.metrics
+        m.poll_duration.labels(sweep.source).observe(max(0.0, sweep.finished - sweep.started))
+        m.sweeps.labels(sweep.source, "ok" if sweep.ok else "failed").inc()
+        m.requests.labels(sweep.source).inc(sweep.requests)
+        m.source_healthy.labels(sweep.source).set(1 if sweep.ok else 0)
+        for change in rnd.changes:
+            m.decisions.labels(change.source, change.new.value).inc()
+        events: list[Any] = list(rnd.changes)
+        if rnd.source_event is not None:
+            events.append(rnd.source_event)
+            log.warning("source %s: %s", sweep.source, rnd.source_event.reason)
+        changed_ids = {c.target_id for c in rnd.changes}
+        changed = [s for s in (self.detector.get(t) for t in changed_ids) if s is not None]
+        full = self.clock.now() - self._last_snapshot >= SNAPSHOT_EVERY
+        if full:
+            self._last_snapshot = self.clock.now()
+        await asyncio.to_thread(self._persist, events, changed, full)
+
+    def _persist(self, events: list[Any], changed: list[Any], full: bool) -> None:
+        if events:
+            self.store.append_events(events)
+        if full:
+            self._snapshot_all()
+            return
+        if changed:
+            self.store.save_target_states(changed)
+        if any(isinstance(e, SourceEvent) for e in events):
+            self.store.save_source_states(self.detector.source_states())
+
+    def _snapshot_all(self) -> None:
+        self.store.save_target_states(list(self.detector.statuses()))
+        self.store.save_source_states(self.detector.source_states())
+
+    # -- reload ------------------------------------------------------------
+    async def reload(self) -> ReloadOutcome:
+        if self.config_path is None:
+            return ReloadOutcome(False, "tocsin was started without a config file")
+        async with self._reload_lock:
+            try:
+                loaded = await asyncio.to_thread(load_config, self.config_path)
+            except ConfigError as exc:
+                self.metrics.config_reload_success.set(0)
+                log.error("config reload refused, keeping the running config:\n%s", exc)
+                return ReloadOutcome(False, str(exc))
+            await self._stop_sources()
+            self.loaded, self.config = loaded, loaded.config
+            self.detector.reconfigure(self.config.detection)
+            self._start_sources(self.config)
+            self.metrics.config_reload_success.set(1)
+            self.metrics.config_reload_time.set(self.clock.now())
+            log.info("config reloaded from %s", self.config_path)
+            return ReloadOutcome(True)
+
+    # -- EngineFacade ------------------------------------------------------
+    def now(self) -> float:
+        return self.clock.now()
+
+    def is_ready(self) -> bool:
+        return self._ready
+
+    def targets(self) -> Sequence[TargetRow]:
+        return [_row(s) for s in self.detector.statuses()]
+
+    def target(self, target_id: str) -> TargetRow | None:
+        status = self.detector.get(target_id)
+        return None if status is None else _row(status)
+
+    def target_history(self, target_id: str, limit: int) -> list[dict[str, Any]]:
+        if limit < 1:
+            return []
+        return [
+            {"at": e.at, "old": e.old, "new": e.new, "reason": e.reason}
+            for e in self.store.events(target_id=target_id, limit=limit)
+        ]
+
+    def source_health(self) -> Sequence[SourceHealth]:
+        return [s.health() for s in self.sources.values()]
+
+    def source_incidents(self) -> Mapping[str, str]:
+        return {
+            st.source: st.reason
+            for st in self.detector.source_states()
+            if st.state is not SourceState.OK
+        }
+
+    def heartbeat(self, target_id: str) -> bool:
+        now = self.clock.now()
+        for source in self.sources.values():
+            if isinstance(source, HeartbeatSource) and source.ping(target_id, now):
+                return True
+        return False
+
+    def metrics_text(self) -> str:
+        m = self.metrics
+        for name, source in self.sources.items():
+            h = source.health()
+            for circuit in CircuitState:
+                m.circuit_open.labels(name, circuit.value).set(1 if h.circuit is circuit else 0)
+            if h.budget_available is not None:
+                m.budget_available.labels(name).set(h.budget_available)
+        counts: dict[tuple[str, TargetState], int] = {}
+        for s in self.detector.statuses():
+            counts[(s.source, s.state)] = counts.get((s.source, s.state), 0) + 1
+        for (source_name, state), n in counts.items():
+            m.targets.labels(source_name, state.value).set(n)
+        for st in self.detector.source_states():
+            m.source_incidents.labels(st.source).set(0 if st.state is SourceState.OK else 1)
+        own = generate_latest(m.registry).decode()
+        return own + self.exposition.render(self.targets())
+
+
+def _row(s: Any) -> TargetRow:
+    return TargetRow(
+        target_id=s.target_id,
+        source=s.source,
+        labels=s.labels,
+        state=s.state,
+        since=s.since,
+        reason=s.reason,
+        last_observed=s.last_observed,
+        latency=s.latency,
+        fields=s.fields,
+    )
+
+
+def _resolve_db_url(url: str) -> str:
+    """Relative SQLite paths are relative to the working directory; create the folder."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and ":memory:" not in url:
+        path = Path(url[len(prefix) :]).resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return prefix + str(path)
+    return url

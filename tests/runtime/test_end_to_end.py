@@ -1,0 +1,144 @@
+"""Simulator and tocsin on 127.0.0.1, end to end, driven on a virtual clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.runtime.harness import harness
+
+
+async def test_outage_is_confirmed_then_recovers(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        await h.round()
+        [NORMAL] = await h.pick("normal")
+        [CRITICAL] = await h.pick("critical")
+        assert (await h.state(NORMAL))["state"] == "up"
+        fault = h.sim.add_fault(kind="zone_outage", zones=[NORMAL, CRITICAL])
+        await h.round()
+        await h.round()
+        # Two failures: enough for the critical zone (2 of 3), not the normal one (3 of 5).
+        assert (await h.state(CRITICAL))["state"] == "down"
+        assert (await h.state(NORMAL))["state"] == "up"
+        await h.round()
+        down = await h.state(NORMAL)
+        assert down["state"] == "down"
+        assert "observations failed" in down["reason"]
+        assert "recheck failed" in down["reason"]
+        assert (await h.up_samples())[NORMAL] == 0
+        listed = (await h.api.get("/api/tocsin/v1/targets", params={"state": "down"})).json()
+        assert {t["id"] for t in listed["targets"]} == {NORMAL, CRITICAL}
+
+        h.sim.remove_fault(fault)
+        await h.round()
+        await h.round()
+        assert (await h.state(NORMAL))["state"] == "down"  # hysteresis: 3 ups needed
+        await h.round()
+        recovered = await h.state(NORMAL)
+        assert recovered["state"] == "up"
+        assert [e["new"] for e in recovered["history"]][:2] == ["up", "down"]
+        assert (await h.up_samples())[NORMAL] == 1
+
+
+async def test_flapping_zone_raises_one_flapping_state(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        await h.round()
+        [NORMAL] = await h.pick("normal")
+        h.sim.add_fault(kind="flapping", zones=[NORMAL], period=2 * 30)
+        for _ in range(14):
+            await h.round()
+        target = await h.state(NORMAL)
+        assert target["state"] == "flapping"
+        changes = [e["new"] for e in target["history"]]
+        # No storm: a handful of changes, not one per sweep.
+        assert len(changes) <= 4
+        assert NORMAL not in await h.up_samples()
+
+
+async def test_5xx_burst_is_a_source_incident_not_target_downs(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        await h.round()
+        [NORMAL] = await h.pick("normal")
+        h.sim.add_fault(kind="api_5xx", status=503, duration=4 * 30)
+        for _ in range(3):
+            await h.round()
+        sources = (await h.api.get("/api/tocsin/v1/sources")).json()["sources"]
+        assert sources[0]["incident"]
+        down = (await h.api.get("/api/tocsin/v1/targets", params={"state": "down"})).json()
+        assert down["total"] == 0
+        for _ in range(3):
+            await h.round()
+        sources = (await h.api.get("/api/tocsin/v1/sources")).json()["sources"]
+        assert sources[0]["incident"] is None
+        assert (await h.state(NORMAL))["state"] == "up"
+
+
+async def test_malformed_pages_never_mark_targets_down(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        await h.round()
+        [NORMAL] = await h.pick("normal")
+        h.sim.add_fault(kind="malformed_json", rate=1.0, duration=3 * 30)
+        for _ in range(4):
+            await h.round()
+        down = (await h.api.get("/api/tocsin/v1/targets", params={"state": "down"})).json()
+        assert down["total"] == 0
+        assert (await h.state(NORMAL))["state"] == "up"
+
+
+async def test_restart_restores_state_without_new_events(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    async with harness(tmp_path, db=db) as h:
+        await h.round()
+        [CRITICAL] = await h.pick("critical")
+        h.sim.add_fault(kind="zone_outage", zones=[CRITICAL])
+        for _ in range(3):
+            await h.round()
+        before = await h.state(CRITICAL)
+        assert before["state"] == "down"
+        clock = h.clock
+    async with harness(tmp_path, db=db, clock=clock) as h2:
+        restored = await h2.state(CRITICAL)
+        assert restored["state"] == "down"
+        assert restored["since"] == before["since"]
+        h2.sim.add_fault(kind="zone_outage", zones=[CRITICAL])
+        await h2.round()
+        after = await h2.state(CRITICAL)
+        assert after["state"] == "down"
+        assert len(after["history"]) == len(before["history"])
+
+
+async def test_reload_refuses_a_broken_config_and_keeps_running(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        good = h.config_path.read_text()
+        h.config_path.write_text(good.replace("interval: 30", "interval: -1"))
+        resp = await h.api.post("/-/reload")
+        assert resp.status_code == 500
+        assert "sources[0].interval" in resp.text
+        assert "fleet" in h.runtime.sources
+        await h.round()
+        [NORMAL] = await h.pick("normal")
+        assert (await h.state(NORMAL))["state"] == "up"
+
+        h.config_path.write_text(good.replace("interval: 30", "interval: 45"))
+        assert (await h.api.post("/-/reload")).status_code == 200
+        assert h.runtime.sources["fleet"].interval == 45
+
+
+async def test_heartbeat_pings_keep_a_job_up(tmp_path: Path) -> None:
+    extra = """
+  - name: jobs
+    type: heartbeat
+    targets:
+      - {id: nightly-backup, period: 60, grace: 30}
+"""
+    # The heartbeat source is appended to the sources list of the harness config.
+    async with harness(tmp_path, extra="") as h:
+        text = h.config_path.read_text().replace("detection:", extra.strip("\n") + "\ndetection:")
+        h.config_path.write_text(text)
+        assert (await h.api.post("/-/reload")).status_code == 200
+        assert (await h.api.post("/api/tocsin/v1/heartbeat/nightly-backup")).status_code == 200
+        assert (await h.api.post("/api/tocsin/v1/heartbeat/nope")).status_code == 404
+        await h.round()
+        assert (await h.state("nightly-backup"))["state"] == "up"
+        for _ in range(6):  # 180 s without a ping: overdue
+            await h.round()
+        assert (await h.state("nightly-backup"))["state"] == "down"
