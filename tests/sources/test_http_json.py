@@ -283,6 +283,7 @@ async def test_bad_latency_is_unknown(serve: Serve, clock: FakeClock) -> None:
     assert by_id[zones[0]["id"]].up is True
     assert by_id[zones[1]["id"]].up is None
     assert "latency_seconds is str" in (by_id[zones[1]["id"]].error or "")
+    assert by_id[zones[1]["id"]].labels["venue_id"] == zones[1]["venue"]["id"]  # identity kept
 
 
 @pytest.mark.parametrize(("items", "message"), [("page", "not a list"), ("zonez", "not found")])

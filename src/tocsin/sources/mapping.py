@@ -105,14 +105,21 @@ class ItemMapper:
                 self._static,
                 error=f"item has no usable id ({self.cfg.id!r}): {_preview(item)}",
             )
+        if not isinstance(item, dict):
+            return Observation(
+                tid, None, at, self._static, error=f"item is {type(item).__name__}, not an object"
+            )
         try:
-            return self._map(tid, item, at)
+            labels = self._labels_of(item)
         except Exception as exc:
             return Observation(tid, None, at, self._static, error=f"cannot map item: {exc}")
+        try:
+            return self._map(tid, item, at, labels)
+        except Exception as exc:
+            # Keep the labels: an unknown target should not lose its identity.
+            return Observation(tid, None, at, labels, error=f"cannot map item: {exc}")
 
-    def _map(self, tid: str, item: Any, at: float) -> Observation:
-        if not isinstance(item, dict):
-            raise MappingError(f"item is {type(item).__name__}, not an object")
+    def _labels_of(self, item: dict[str, Any]) -> dict[str, str]:
         labels = dict(self._static)
         for name, get in self._labels:
             value = get(item)
@@ -124,6 +131,11 @@ class ItemMapper:
                 labels[name] = str(value).lower() if isinstance(value, bool) else str(value)
             else:
                 raise MappingError(f"label {name} is {type(value).__name__}, not a scalar")
+        return labels
+
+    def _map(
+        self, tid: str, item: dict[str, Any], at: float, labels: dict[str, str]
+    ) -> Observation:
         up = self._up(item)
         if self._unknown_if is not None and _truthy(self._unknown_if(item)):
             return Observation(
