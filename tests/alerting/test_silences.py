@@ -197,3 +197,13 @@ def test_index_agrees_with_a_full_scan(
         s.id for s in sils.query() if s.state(now) is SilenceState.ACTIVE and s.matches(labels)
     )
     assert sils.is_silenced(labels, now) == brute
+
+
+def test_refused_update_changes_nothing(silences: Silences, clock: FakeClock) -> None:
+    t0 = clock.now()
+    s = silences.add(parse_matchers("a=b"), t0 + HOUR)
+    clock.set(t0 + 100)
+    with pytest.raises(SilenceError, match="end time must not be before start time"):
+        silences.update(s.id, ends_at=t0 + 50)  # would end before the replacement starts
+    assert silences.query() == [s]
+    assert silences.is_silenced({"a": "b"}) == [s.id]

@@ -42,9 +42,9 @@ class Route:
     parent: Route | None = field(default=None, repr=False)
     routes: list[Route] = field(default_factory=list, repr=False)
     idx: int = 0  # post-order position, as Alertmanager numbers routes
-    _checks: list[tuple[str, int, Any]] = field(default_factory=list, repr=False)
-    _key: str = field(default="", repr=False)
-    _index: _ChildIndex | None = field(default=None, repr=False)
+    _checks: list[tuple[str, int, Any]] = field(default_factory=list, init=False, repr=False)
+    _key: str = field(default="", init=False, repr=False)
+    _index: _ChildIndex | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Matching is the hot path (every alert, every route on its way):

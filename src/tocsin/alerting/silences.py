@@ -209,6 +209,9 @@ class Silences:
             sil = replace(want, updated_at=now)
             self._put(sil)
             return sil
+        # The replacement starts no earlier than now; check it before touching
+        # the old silence so a refused update changes nothing.
+        validate_silence(want.matchers, max(now, want.starts_at), want.ends_at)
         if prev.state(now) is not SilenceState.EXPIRED:
             self.expire(prev.id)
         return self.add(
