@@ -5,6 +5,7 @@ import pytest
 from tocsin.alerting.config import parse_alertmanager_config
 from tocsin.alerting.inhibit import Inhibitor, InhibitRule
 from tocsin.alerting.matchers import parse_matchers
+from tocsin.alerting.model import Alert
 
 
 def rule(source: str, target: str, equal: tuple[str, ...] = ()) -> InhibitRule:
@@ -142,3 +143,12 @@ inhibit_rules:
     assert inh.is_inhibited({"alertname": "X", "severity": "warning"})[0]
     inh.set_firing([{"alertname": "X", "severity": "critical", "team": "web"}])
     assert not inh.is_inhibited({"alertname": "X", "severity": "warning"})[0]
+
+
+def test_resolved_alerts_are_not_sources() -> None:
+    inh = Inhibitor([ZONE_RULE])
+    source = {"alertname": "VenueDown", "venue": "v1"}
+    target = {"alertname": "ZoneDown", "venue": "v1"}
+    for ends_at, inhibited in [(None, True), (2000.0, True), (1000.0, False), (500.0, False)]:
+        inh.set_alerts([Alert(labels=source, ends_at=ends_at)], now=1000.0)
+        assert inh.is_inhibited(target)[0] is inhibited, ends_at

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from tocsin.alerting.config import AlertmanagerConfig, InhibitRuleConfig
 from tocsin.alerting.matchers import format_matchers, matches_all
+from tocsin.alerting.model import Alert
 from tocsin.alerting.routing import format_label_set
 from tocsin.tsdb.types import LabelMatcher
 
@@ -64,6 +65,10 @@ class Inhibitor:
                 if matches_all(rule.source, labels):
                     by_key.setdefault(rule.equal_key(labels), []).append(labels)
         self._sources = index
+
+    def set_alerts(self, alerts: Iterable[Alert], now: float) -> None:
+        """Like set_firing, from alerts: those resolved at `now` are not sources."""
+        self.set_firing(a.labels for a in alerts if a.ends_at is None or a.ends_at > now)
 
     def is_inhibited(self, labels: Mapping[str, str]) -> tuple[bool, str]:
         """(True, reason naming the source alert and rule) or (False, "")."""
