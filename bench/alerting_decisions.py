@@ -143,9 +143,7 @@ def main() -> None:
     t = time.perf_counter()
     silenced = sum(bool(silences.is_silenced(labels)) for labels in alerts)
     sil_s = time.perf_counter() - t
-    print(
-        f"silences ({len(silences):,}): {rate(len(alerts), sil_s)}, {silenced:,} alerts silenced"
-    )
+    print(f"silences ({len(silences):,}): {rate(len(alerts), sil_s)}, {silenced:,} alerts silenced")
 
     chain = MuteChain([silences, inhibitor, TimeMuter(cfg.time_interval_set(), ["night"])])
     now = clock.now()
