@@ -35,6 +35,7 @@ FUNCTION_CASES: list[tuple[str, Any, str]] = [
     ('{{ "ABC" | toLower }}', None, "abc"),
     ('{{ "abc" | title }}', None, "Abc"),
     ('{{ "aa bb CC" | title }}', None, "Aa Bb Cc"),
+    ('{{ "don\'t STOP me-NOW" | title }}', None, "Don't Stop Me-Now"),
     ('{{ " a b c " | trimSpace }}', None, "a b c"),
     ('{{ if match "^a" "abc" }}abc{{ end }}', None, "abc"),
     ('{{ if match "abcd" "abc" }}abc{{ end }}', None, ""),
@@ -169,6 +170,17 @@ def test_kv_methods() -> None:
     )
     assert ts.execute_text('{{ .SortedPairs.Names | join "+" }}', kv) == "alertname+venue+zone"
     assert ts.execute_text("[{{ .missing }}]", kv) == "[]"
+
+
+def test_structs_print_like_go() -> None:
+    data = build_template_data(
+        "r", None, [(Alert(labels={"alertname": "A"}, starts_at=T0), "firing", "fp")], {}, ""
+    )
+    out = _set().execute_text("{{ index .Alerts 0 }}|{{ index .CommonLabels.SortedPairs 0 }}", data)
+    assert (
+        out
+        == "{firing alertname=A  2023-11-14 22:13:20 +0000 UTC 0001-01-01 00:00:00 +0000 UTC  fp}|{alertname A}"
+    )
 
 
 def test_build_template_data() -> None:

@@ -107,6 +107,12 @@ FUNCTION_CASES: list[tuple[str, Any, str]] = [
     ('{{ ("1800" | toDuration).String }}', None, "30m0s"),
     # strings
     ('{{ "aa bb CC" | title }}', None, "Aa Bb CC"),
+    # cases.Title word breaks: mids (. : ') join letters, two mids or a break split words
+    (
+        '{{ "hello-world foo.bar a..b it\'s 3rd x_y" | title }}',
+        None,
+        "Hello-World Foo.bar A..B It's 3Rd X_y",
+    ),
     ('{{ "aa bb CC" | toUpper }}', None, "AA BB CC"),
     ('{{ "aA bB CC" | toLower }}', None, "aa bb cc"),
     ('{{ match "a+" "aa" }} {{ match "a+" "b" }}', None, "true false"),

@@ -45,6 +45,7 @@ class Pair:
     """One label or annotation: ``.Name`` and ``.Value``."""
 
     go_type = "template.Pair"
+    go_fields = ("Name", "Value")
     __slots__ = ("Name", "Value")
 
     def __init__(self, name: str, value: str) -> None:
@@ -110,6 +111,15 @@ class TemplateAlert:
     """One alert as templates see it (Alertmanager's template.Alert)."""
 
     go_type = "template.Alert"
+    go_fields = (
+        "Status",
+        "Labels",
+        "Annotations",
+        "StartsAt",
+        "EndsAt",
+        "GeneratorURL",
+        "Fingerprint",
+    )
     __slots__ = (
         "Annotations",
         "EndsAt",
@@ -170,6 +180,16 @@ class Data:
     """Dot of a notification template (Alertmanager's template.Data)."""
 
     go_type = "*template.Data"
+    go_fields = (
+        "Receiver",
+        "Status",
+        "Alerts",
+        "GroupLabels",
+        "CommonLabels",
+        "CommonAnnotations",
+        "ExternalURL",
+    )
+    go_pointer = True
     __slots__ = (
         "Alerts",
         "CommonAnnotations",

@@ -139,6 +139,11 @@ def format_value(value: Any) -> str:
     stringer = getattr(value, "String", None)
     if stringer is not None and callable(stringer):
         return str(stringer())
+    fields = getattr(type(value), "go_fields", None)
+    if fields is not None:
+        # A Go struct prints its field values in order: {a b c}, &{...} via a pointer.
+        inner = " ".join(format_value(getattr(value, f)) for f in fields)
+        return ("&{" if getattr(type(value), "go_pointer", False) else "{") + inner + "}"
     error = getattr(value, "Error", None)
     if error is not None and callable(error):
         return str(error())

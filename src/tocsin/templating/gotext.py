@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import unicodedata
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -142,26 +143,56 @@ def re_match(pattern: str, text: str) -> bool:
 # --- strings ----------------------------------------------------------------
 
 
-def _is_word_char(ch: str) -> bool:
-    return ch.isalnum() or ch in "_'\u2019"
+# Word-break classes of golang.org/x/text/cases's title casing, which
+# approximates Unicode word segmentation: "mid" runes (MidLetter, MidNumLet,
+# Single_Quote) join letters, two mids in a row break, and anything that is
+# not a letter, digit, mark, connector or format rune breaks a word.
+_MID = frozenset(
+    ":\u00b7\u0387\u05f4\u2027\ufe13\ufe55\uff1a.\u2018\u2019\u2024\ufe52\uff07\uff0e'"
+)
+
+
+def _is_break(ch: str) -> bool:
+    if ch in _MID:
+        return False
+    cat = unicodedata.category(ch)
+    return not (cat[0] in "LM" or cat in ("Nd", "Pc", "Cf"))
+
+
+def _is_cased(ch: str) -> bool:
+    return ch.isupper() or ch.islower() or ch.istitle()
 
 
 def title(text: str, lower_rest: bool) -> str:
-    """cases.Title: upper-case each word's first letter (and lower the rest unless NoLower)."""
+    """cases.Title: title-case the first cased rune of each word.
+
+    With `lower_rest` the word's other cased runes are lower-cased
+    (Alertmanager's `title`); without it they are kept (Prometheus uses
+    cases.NoLower).
+    """
     out: list[str] = []
-    in_word = False
-    for ch in text:
-        if _is_word_char(ch) and (in_word or ch not in "'\u2019"):
-            if in_word:
-                # An apostrophe between letters keeps the word going (it's, don't).
-                out.append(go_lower(ch) if lower_rest else ch)
+    mid_word = False
+    n = len(text)
+    for i, ch in enumerate(text):
+        was_mid = ch in _MID
+        if _is_cased(ch):
+            if not mid_word:
+                out.append(_title_rune(ch))
+                mid_word = True
             else:
-                out.append(go_upper(ch))
-                in_word = True
+                out.append(go_lower(ch) if lower_rest else ch)
         else:
-            in_word = False
             out.append(ch)
+            if _is_break(ch):
+                mid_word = False
+        if was_mid and i + 1 < n and text[i + 1] in _MID:
+            mid_word = False
     return "".join(out)
+
+
+def _title_rune(ch: str) -> str:
+    titled = ch.title()
+    return titled if len(titled) == 1 else go_upper(ch)
 
 
 def go_upper(text: str) -> str:

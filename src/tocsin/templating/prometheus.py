@@ -46,6 +46,8 @@ class Sample:
     """One element of a query result: ``.Labels`` (with __name__) and ``.Value``."""
 
     go_type = "*template.sample"
+    go_fields = ("Labels", "Value")
+    go_pointer = True
     __slots__ = ("Labels", "Value")
 
     def __init__(self, labels: Mapping[str, str], value: Any) -> None:
@@ -381,6 +383,7 @@ class AlertTemplateData:
     """Dot in a rule's label and annotation templates."""
 
     go_type = "struct { Labels map[string]string; ExternalLabels map[string]string; ... }"
+    go_fields = ("Labels", "ExternalLabels", "ExternalURL", "Value")
     __slots__ = ("ExternalLabels", "ExternalURL", "Labels", "Value")
 
     def __init__(
