@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import free_port
+from tests.support import serve_app
 from tocsin.api.app import create_app
 from tocsin.clock import FakeClock
 from tocsin.config.loader import load_config
@@ -95,21 +93,6 @@ class Harness:
 
 
 @asynccontextmanager
-async def serve_api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)  # waiting on a real socket to open
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-        yield client
-    server.should_exit = True
-    await task
-
-
-@asynccontextmanager
 async def harness(
     tmp_path: Path,
     *,
@@ -128,7 +111,10 @@ async def harness(
     runtime = Runtime(load_config(path), clock, config_path=path)
     await runtime.start(poll=False)
     try:
-        async with serve_api(runtime) as api:
+        async with (
+            serve_app(create_app(runtime)) as base_url,
+            httpx.AsyncClient(base_url=base_url, timeout=10) as api,
+        ):
             yield Harness(clock, sim, runtime, api, path)
     finally:
         await runtime.stop()

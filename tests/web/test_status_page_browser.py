@@ -8,10 +8,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from tests.api.fake_engine import FakeEngine, sample_engine
-from tests.support import free_port, need_program
+from tests.support import need_program, serve_app
 from tocsin.api.app import create_app
 
 CHROMIUM_FLAGS = [
@@ -29,18 +28,8 @@ CHROMIUM_FLAGS = [
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[str, FakeEngine]]:
     engine = sample_engine()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)  # waiting for a real server socket, not for logic time
-    yield f"http://127.0.0.1:{port}", engine
-    server.should_exit = True
-    await task
+    async with serve_app(create_app(engine)) as url:
+        yield url, engine
 
 
 async def _chromium(args: list[str], tmp_path: Path) -> str:
