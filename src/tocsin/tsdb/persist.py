@@ -83,6 +83,25 @@ def labels_json(labels: Mapping[str, str]) -> str:
     return json.dumps(dict(sorted(labels.items())), separators=(",", ":"), ensure_ascii=False)
 
 
+def _bulk_insert(
+    conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, object]]
+) -> None:
+    """INSERT many rows; straight to the driver where its paramstyle allows.
+
+    SQLAlchemy's per-row parameter processing costs more than SQLite's insert
+    itself for the 100k-row writes of a compaction.
+    """
+    if not rows:
+        return
+    names = list(rows[0])
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
+    if mark is None:
+        conn.execute(sa.insert(table), list(rows))
+        return
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+    conn.exec_driver_sql(sql, [tuple(r[n] for n in names) for r in rows])
+
+
 class ChunkStore:
     """Row-level reads and writes; no policy (that lives in `TSDB`)."""
 
@@ -138,8 +157,7 @@ class ChunkStore:
         """Persist new series and one batch of samples, atomically."""
         rows = [{"id": ref, "labels": labels_json(lb)} for ref, lb in new_series]
         with self.engine.begin() as conn:
-            if rows:
-                conn.execute(sa.insert(series_t), rows)
+            _bulk_insert(conn, series_t, rows)
             if len(refs):
                 conn.execute(
                     sa.insert(segments_t).values(
@@ -174,10 +192,8 @@ class ChunkStore:
         with self.engine.begin() as conn:
             conn.execute(sa.delete(chunks_t).where(chunks_t.c.block_start == block_start))
             conn.execute(sa.delete(rollups_t).where(rollups_t.c.block_start == block_start))
-            if chunks:
-                conn.execute(sa.insert(chunks_t), list(chunks))
-            if rollups:
-                conn.execute(sa.insert(rollups_t), list(rollups))
+            _bulk_insert(conn, chunks_t, chunks)
+            _bulk_insert(conn, rollups_t, rollups)
             self._set_meta(conn, "compacted_until", str(compacted_until))
             conn.execute(sa.delete(segments_t).where(segments_t.c.maxt < compacted_until))
 

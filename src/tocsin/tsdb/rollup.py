@@ -23,7 +23,8 @@ from tocsin.tsdb.chunks import ChunkError
 from tocsin.tsdb.types import STALE_NAN_BITS
 
 _MAGIC = b"TR2"
-_HEADER = struct.Struct("<3sI")
+_HEADER = struct.Struct("<3sIB")  # magic, bucket count, 1 if the body is zlib'ed
+_COMPRESS_FROM = 512  # bytes; smaller bodies do not shrink enough to pay for zlib
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -111,17 +112,22 @@ def encode_many(counts: I64, r: Rollup) -> list[bytes]:
     a = 0
     for n in counts.tolist():
         body = bytes(ib[16 * a : 16 * (a + n)]) + bytes(fb[40 * a : 40 * (a + n)])
-        out.append(_HEADER.pack(_MAGIC, n) + zlib.compress(body, 1))
+        if len(body) >= _COMPRESS_FROM:
+            out.append(_HEADER.pack(_MAGIC, n, 1) + zlib.compress(body, 1))
+        else:
+            out.append(_HEADER.pack(_MAGIC, n, 0) + body)
         a += n
     return out
 
 
 def decode(blob: bytes) -> Rollup:
     try:
-        magic, n = _HEADER.unpack_from(blob)
+        magic, n, packed = _HEADER.unpack_from(blob)
         if magic != _MAGIC:
             raise ChunkError(f"not a tocsin rollup (magic {magic!r})")
-        body = zlib.decompress(blob[_HEADER.size :])
+        body = blob[_HEADER.size :]
+        if packed:
+            body = zlib.decompress(body)
     except (struct.error, zlib.error) as exc:
         raise ChunkError(f"corrupt rollup: {exc}") from None
     if len(body) != 56 * n:
