@@ -136,10 +136,18 @@ def test_suspicion_clears_when_threshold_no_longer_holds(clock: FakeClock) -> No
     assert not status.suspect
 
 
-def test_recheck_of_unknown_target_is_an_error(clock: FakeClock) -> None:
+def test_recheck_of_unknown_target_is_counted_not_guessed(clock: FakeClock) -> None:
     d = Detector(config(), clock)
-    with pytest.raises(KeyError, match="nope"):
-        d.observe_recheck("fleet", [Observation("nope", False, clock.now())])
+    feed(d, clock, "+---", can_recheck=True)
+    changes = d.observe_recheck(
+        "fleet",
+        [Observation("nope", False, clock.now()), Observation("z1", False, clock.now())],
+    )
+    assert [(c.target_id, c.new.value) for c in changes] == [("z1", "down")]
+    assert d.get("nope") is None
+    assert d.decisions["recheck_unknown_target"] == 1
+    assert d.observe_recheck("other-source", [Observation("z1", True, clock.now())]) == []
+    assert d.decisions["recheck_unknown_target"] == 2
 
 
 def test_unknown_after(clock: FakeClock) -> None:

@@ -144,6 +144,7 @@ class Detector:
                 "flapping_stopped",
                 "recheck_passed",
                 "recheck_failed",
+                "recheck_unknown_target",
                 "expected_off",
                 "went_unknown",
                 "mass_change",
@@ -288,6 +289,8 @@ class Detector:
 
         A failed re-check confirms down (if the threshold still holds), a
         passed one clears the suspicion, no answer leaves the target suspect.
+        Observations of targets this source never swept are skipped and
+        counted in `decisions["recheck_unknown_target"]`.
         """
         now = self._clock.now()
         changes: list[StateChange] = []
@@ -295,7 +298,10 @@ class Detector:
         for o in observations:
             t = self._targets.get(o.target_id)
             if t is None or t.source != source:
-                raise KeyError(f"recheck for unknown target {o.target_id!r} of source {source!r}")
+                # Not ours to judge (the target was never swept by this
+                # source); counted so it shows in metrics, never guessed at.
+                self.decisions["recheck_unknown_target"] += 1
+                continue
             if o.up is None:
                 continue
             t._bits = ((t._bits << 1) | (not o.up)) & self._hmask
@@ -589,7 +595,10 @@ class _Match:
     def __call__(self, source: str, labels: Mapping[str, str]) -> bool:
         if self.sources is not None and source not in self.sources:
             return False
-        return all(labels.get(name) == value for name, value in self.items)
+        for name, value in self.items:  # noqa: SIM110 - a loop beats all(genexpr) here
+            if labels.get(name) != value:
+                return False
+        return True
 
 
 def _compile(rule: ConfirmRule, name: str) -> ConfirmSpec:
