@@ -396,3 +396,76 @@ def test_user_template_file_overrides_a_default(tmp_path: Path) -> None:
 def test_template_error_in_notification_text_is_reported() -> None:
     with pytest.raises(TemplateExecError, match="can't evaluate field Nope"):
         _set().execute_text("{{ .Nope }}", _group())
+
+
+# -- route labels and the notify adapter -------------------------------------------
+
+
+def _route_data(route_labels: dict[str, str]) -> Data:
+    return build_template_data(
+        "dba",
+        None,
+        [(Alert(labels={"alertname": "DiskFull", "database": "orders"}), "firing", "")],
+        {"alertname": "DiskFull", "database": "orders"},
+        "",
+        route_labels=route_labels,
+    )
+
+
+def test_route_labels_render_recursively() -> None:
+    # The pattern of Alertmanager's route_labels.yml example config.
+    data = _route_data(
+        {
+            "reason": "database {{ .GroupLabels.database }}",
+            "description": '{{ .GroupLabels.alertname }} firing ({{ routeLabels "reason" }})',
+        }
+    )
+    ts = _set()
+    assert (
+        ts.execute_text('{{ routeLabels "description" }}', data)
+        == "DiskFull firing (database orders)"
+    )
+    assert ts.execute_text('[{{ routeLabels "unknown" }}]', data) == "[]"
+    from tocsin.templating.alertmanager import render_route_labels
+
+    assert render_route_labels(ts, data) == {
+        "description": "DiskFull firing (database orders)",
+        "reason": "database orders",
+    }
+    data.mark_route_labels_rendered()
+    assert (
+        ts.execute_text('{{ routeLabels "reason" }}', data)
+        == "database {{ .GroupLabels.database }}"
+    )
+
+
+def test_route_label_cycle_is_an_error() -> None:
+    data = _route_data({"a": '{{ routeLabels "b" }}', "b": '{{ routeLabels "a" }}'})
+    with pytest.raises(TemplateExecError, match="route label cycle detected: a -> b -> a"):
+        _set().execute_text('{{ routeLabels "a" }}', data)
+
+
+def test_notification_renderer_for_notify() -> None:
+    from tocsin.notify.types import Notification, NotifyAlert
+    from tocsin.templating.alertmanager import notification_renderer
+
+    n = Notification(
+        receiver="venue-it",
+        group_key='{}:{alertname="ZoneDown"}',
+        alerts=(
+            NotifyAlert(
+                labels={"alertname": "ZoneDown", "zone": "lobby"}, starts_at=T0, status="firing"
+            ),
+            NotifyAlert(
+                labels={"alertname": "ZoneDown", "zone": "bar"},
+                starts_at=T0,
+                ends_at=T0 + 60,
+                status="resolved",
+            ),
+        ),
+        group_labels={"alertname": "ZoneDown"},
+        external_url="http://tocsin",
+    )
+    render = notification_renderer(_set())
+    assert render('{{ template "__subject" . }}', n) == "Firing: ZoneDown"
+    assert render("{{ len .Alerts.Resolved }} {{ .CommonLabels }}", n) == "1 alertname=ZoneDown"

@@ -14,12 +14,12 @@ from __future__ import annotations
 import base64
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any, Protocol
 
 from tocsin.clock import Clock, SystemClock
-from tocsin.templating.execute import SafeHTML
+from tocsin.templating.execute import SafeHTML, State
 from tocsin.templating.funcs import ANY, STRING, GoFunc, register_kind
 from tocsin.templating.gotext import (
     go_json,
@@ -187,6 +187,7 @@ class Data:
         "GroupLabels",
         "CommonLabels",
         "CommonAnnotations",
+        "RouteLabels",
         "ExternalURL",
     )
     go_pointer = True
@@ -197,7 +198,9 @@ class Data:
         "ExternalURL",
         "GroupLabels",
         "Receiver",
+        "RouteLabels",
         "Status",
+        "route_labels_rendered",
     )
 
     def __init__(
@@ -209,6 +212,7 @@ class Data:
         common_labels: KV,
         common_annotations: KV,
         external_url: str,
+        route_labels: KV | None = None,
     ) -> None:
         self.Receiver = receiver
         self.Status = status
@@ -217,6 +221,15 @@ class Data:
         self.CommonLabels = common_labels
         self.CommonAnnotations = common_annotations
         self.ExternalURL = external_url
+        # Route labels (Alertmanager's route `labels:`) may be templates; the
+        # routeLabels function renders them against this data unless they are
+        # marked as rendered already.
+        self.RouteLabels = route_labels if route_labels is not None else KV()
+        self.route_labels_rendered = False
+
+    def mark_route_labels_rendered(self) -> None:
+        """RouteLabels hold final values: routeLabels returns them verbatim."""
+        self.route_labels_rendered = True
 
     def go_json_value(self) -> dict[str, Any]:
         """The JSON shape Alertmanager gives this data (the body of webhook payloads)."""
@@ -227,6 +240,7 @@ class Data:
             "groupLabels": self.GroupLabels,
             "commonLabels": self.CommonLabels,
             "commonAnnotations": self.CommonAnnotations,
+            "routeLabels": self.RouteLabels,
             "externalURL": self.ExternalURL,
         }
 
@@ -321,6 +335,7 @@ def build_template_data(
     alerts: Sequence[Any],
     group_labels: Mapping[str, str],
     external_url: str,
+    route_labels: Mapping[str, str] | None = None,
 ) -> Data:
     """Alertmanager's template data for one notification.
 
@@ -331,7 +346,8 @@ def build_template_data(
     fingerprint is computed from the labels as Alertmanager does. `status`
     None means "firing if any alert fires". As in Alertmanager, the receiver
     name is regexp-quoted and CommonLabels / CommonAnnotations are the pairs
-    every alert shares.
+    every alert shares. `route_labels` are the matched route's `labels:`
+    (raw templates, rendered on demand by the ``routeLabels`` function).
     """
     items = Alerts(_template_alert(a) for a in alerts)
     if status is None:
@@ -344,7 +360,92 @@ def build_template_data(
         common_labels=_common([a.Labels for a in items]),
         common_annotations=_common([a.Annotations for a in items]),
         external_url=external_url,
+        route_labels=KV(route_labels or {}),
     )
+
+
+def data_from_notification(notification: Any) -> Data:
+    """Template data for a tocsin.notify.types.Notification (or anything shaped like it)."""
+    return build_template_data(
+        notification.receiver,
+        notification.status,
+        notification.alerts,
+        notification.group_labels,
+        notification.external_url,
+        getattr(notification, "route_labels", None),
+    )
+
+
+def notification_renderer(tset: TemplateSet, *, html: bool = False) -> Callable[[str, Any], str]:
+    """A `Render` for the notify package: ``render(text, notification) -> str``.
+
+    Template data is built once per notification and reused while the same
+    notification's fields are rendered one after another.
+    """
+    last: list[Any] = [None, None]
+
+    def render(text: str, notification: Any) -> str:
+        if last[0] is not notification:
+            last[0], last[1] = notification, data_from_notification(notification)
+        return tset.execute_text(text, last[1], html=html)
+
+    return render
+
+
+# --- route labels -------------------------------------------------------------------
+
+
+class RouteLabelResolver:
+    """Renders route labels by name for one top-level render.
+
+    A route label may itself be a template that calls ``routeLabels``; each
+    label is rendered at most once, and a label that (indirectly) refers to
+    itself is an error naming the cycle instead of endless recursion.
+    """
+
+    def __init__(self, tset: TemplateSet, data: Any, html: bool = False) -> None:
+        self.tset = tset
+        self.data = data
+        self.html = html
+        self.raw: Mapping[str, str] = getattr(data, "RouteLabels", None) or {}
+        self.rendered = bool(getattr(data, "route_labels_rendered", False))
+        self.memo: dict[str, str] = {}
+        self.stack: list[str] = []
+
+    def resolve(self, name: str) -> str:
+        raw = self.raw.get(name)
+        if raw is None:
+            return ""
+        if self.rendered:
+            return raw
+        if name in self.memo:
+            return self.memo[name]
+        if name in self.stack:
+            cycle = " -> ".join([*self.stack, name])
+            raise ValueError(f"route label cycle detected: {cycle}")
+        self.stack.append(name)
+        try:
+            value = self.tset.execute_text(
+                raw, self.data, name=f"routeLabels.{name}", html=self.html, context=self
+            )
+        finally:
+            self.stack.pop()
+        self.memo[name] = value
+        return value
+
+
+def _route_labels(state: State, name: str) -> str:
+    resolver = state.context
+    if not isinstance(resolver, RouteLabelResolver):
+        resolver = RouteLabelResolver(state.owner, state.root, state.html)
+        state.context = resolver
+    return resolver.resolve(name)
+
+
+def render_route_labels(tset: TemplateSet, data: Data) -> dict[str, str]:
+    """Every route label of `data` rendered (what Alertmanager exposes per group)."""
+    resolver = RouteLabelResolver(tset, data)
+    return {name: resolver.resolve(name) for name in sorted(data.RouteLabels)}
 
 
 # --- functions ---------------------------------------------------------------------
@@ -420,6 +521,7 @@ def alertmanager_funcs(clock: Clock | None = None) -> dict[str, GoFunc]:
         "urlUnescape": GoFunc("urlUnescape", query_unescape, (STRING,)),
         "reReplaceAll": GoFunc("reReplaceAll", re_replace_all, (STRING, STRING, STRING)),
         "stringSlice": GoFunc("stringSlice", lambda *s: list(s), (), STRING),
+        "routeLabels": GoFunc("routeLabels", _route_labels, (STRING,), wants_state=True),
         "date": GoFunc("date", _date, (STRING, "time.Time")),
         "tz": GoFunc("tz", _tz, (STRING, "time.Time")),
         "now": GoFunc("now", _now),

@@ -109,6 +109,8 @@ class State:
         "name",
         "node",
         "out",
+        "owner",
+        "root",
         "vars",
     )
 
@@ -120,8 +122,11 @@ class State:
         missingkey: str,
         html: bool,
         context: Any = None,
+        owner: Any = None,
     ) -> None:
         self.context = context  # what state-aware functions (GoFunc.wants_state) read
+        self.owner = owner  # the TemplateSet executing, for functions that render text
+        self.root: Any = None
         self.lookup = lookup
         self.funcs = funcs
         self.name = name
@@ -150,6 +155,7 @@ class State:
     # -- entry points ----------------------------------------------------------
 
     def run(self, tree: Tree, data: Any, extra_vars: Mapping[str, Any] | None = None) -> str:
+        self.root = data
         self.vars = [["$", data]]
         if extra_vars:
             self.vars.extend([k, v] for k, v in extra_vars.items())

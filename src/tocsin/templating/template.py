@@ -142,7 +142,7 @@ class TemplateSet:
                 template=name,
                 text=f'template: no template "{name}" associated with this set',
             )
-        state = State(self._trees.get, self._funcs, name, self.missingkey, html)
+        state = State(self._trees.get, self._funcs, name, self.missingkey, html, None, self)
         return state.run(tree, data)
 
     def execute_text(
@@ -179,7 +179,7 @@ class TemplateSet:
             if unknown:
                 raise ValueError(f"functions not in this set: {', '.join(sorted(unknown))}")
             call_funcs = {**self._funcs, **funcs}
-        state = State(lookup, call_funcs, name, self.missingkey, html, context)
+        state = State(lookup, call_funcs, name, self.missingkey, html, context, self)
         return state.run(trees[name], data, variables)
 
     def parse_text(
