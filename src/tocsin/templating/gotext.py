@@ -82,19 +82,80 @@ _POSIX_CLASSES = {
 }
 
 
+_PERL_CLASSES = {"d": "0-9", "s": "\\t\\n\\f\\r ", "w": "0-9A-Za-z_"}
+
+
 def _translate_re2(pattern: str) -> str:
-    """The few RE2 spellings Python's re lacks: \\z, (?<name>, [[:alpha:]]."""
-    out = pattern.replace("(?<", "(?P<").replace("(?P<=", "(?<=").replace("(?P<!", "(?<!")
-    out = re.sub(r"(?<!\\)\\z", r"\\Z", out)
-    return re.sub(
-        r"\[:(\^?)([a-z]+):\]",
-        lambda m: (
-            _POSIX_CLASSES[m.group(2)]
-            if not m.group(1) and m.group(2) in _POSIX_CLASSES
-            else m.group(0)
-        ),
-        out,
-    )
+    """Rewrite an RE2 pattern for Python's re, keeping Go's meaning.
+
+    `$` is end of text unless (?m) is on (Python's also matches before a final
+    newline), \\z is end of text, \\d \\s \\w are ASCII classes,
+    (?<name>...) is a named group, \\Q...\\E is literal text and
+    [[:alpha:]] is a POSIX class. Anything Python cannot express fails to
+    compile rather than matching differently.
+    """
+    multiline = re.search(r"\(\?[a-zA-Z]*m", pattern) is not None
+    out: list[str] = []
+    i = 0
+    n = len(pattern)
+    in_class = False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            if nxt == "Q":
+                close = pattern.find("\\E", i + 2)
+                literal = pattern[i + 2 :] if close < 0 else pattern[i + 2 : close]
+                out.append(re.escape(literal))
+                i = n if close < 0 else close + 2
+                continue
+            if nxt == "z" and not in_class:
+                out.append("\\Z")
+            elif nxt.lower() in _PERL_CLASSES and not (in_class and nxt.isupper()):
+                body = _PERL_CLASSES[nxt.lower()]
+                if in_class:
+                    out.append(body)
+                else:
+                    out.append(f"[{'^' if nxt.isupper() else ''}{body}]")
+            else:
+                out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if ch == "[" and pattern.startswith("[:", i):
+                close = pattern.find(":]", i + 2)
+                name = pattern[i + 2 : close] if close > 0 else ""
+                if name in _POSIX_CLASSES:
+                    out.append(_POSIX_CLASSES[name])
+                    i = close + 2
+                    continue
+            if ch == "]" and not (out and out[-1] in ("[", "[^")):
+                in_class = False
+            out.append(ch)
+            i += 1
+            continue
+        if ch == "[":
+            in_class = True
+            if pattern.startswith("[^", i):
+                out.append("[^")
+                i += 2
+            else:
+                out.append("[")
+                i += 1
+            if i < n and pattern[i] == "]":  # a leading ] is a literal in a class
+                out.append("\\]")
+                i += 1
+            continue
+        if ch == "$" and not multiline:
+            out.append("\\Z")
+        elif pattern.startswith("(?<", i) and not pattern.startswith(("(?<=", "(?<!"), i):
+            out.append("(?P<")
+            i += 3
+            continue
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 @functools.lru_cache(maxsize=512)
@@ -131,8 +192,29 @@ def _expander(template: str) -> Callable[[re.Match[str]], str]:
 
 
 def re_replace_all(pattern: str, repl: str, text: str) -> str:
-    """Go's regexp.MustCompile(pattern).ReplaceAllString(text, repl)."""
-    return compile_regexp(pattern).sub(_expander(repl), text)
+    """Go's regexp.MustCompile(pattern).ReplaceAllString(text, repl).
+
+    Go skips an empty match right after a previous match ("a*" on "baaac"
+    gives "-b-c-"), where Python's re.sub would also replace it.
+    """
+    regex = compile_regexp(pattern)
+    expand = _expander(repl)
+    out: list[str] = []
+    last_end = 0
+    pos = 0
+    n = len(text)
+    while pos <= n:
+        m = regex.search(text, pos)
+        if m is None:
+            break
+        start, end = m.span()
+        out.append(text[last_end:start])
+        if end > last_end or start == 0:
+            out.append(expand(m))
+        last_end = end
+        pos = end if end > pos else pos + 1
+    out.append(text[last_end:])
+    return "".join(out)
 
 
 def re_match(pattern: str, text: str) -> bool:
