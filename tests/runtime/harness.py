@@ -112,7 +112,7 @@ async def harness(
     await runtime.start(poll=False)
     try:
         async with (
-            serve_app(create_app(runtime)) as base_url,
+            serve_app(create_app(runtime, runtime.api_routers())) as base_url,
             httpx.AsyncClient(base_url=base_url, timeout=10) as api,
         ):
             yield Harness(clock, sim, runtime, api, path)

@@ -142,3 +142,28 @@ async def test_heartbeat_pings_keep_a_job_up(tmp_path: Path) -> None:
         for _ in range(6):  # 180 s without a ping: overdue
             await h.round()
         assert (await h.state("nightly-backup"))["state"] == "down"
+
+
+async def test_target_state_is_queryable_with_promql(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        await h.round()
+        [critical] = await h.pick("critical")
+        venue = (await h.state(critical))["labels"]["venue"]
+        h.sim.add_fault(kind="venue_outage", venues=[venue])
+        for _ in range(4):
+            await h.round()
+        t = h.clock.now()
+        resp = await h.api.get(
+            "/api/v1/query", params={"query": "tocsin_target_up == 0", "time": t}
+        )
+        body = resp.json()
+        assert body["status"] == "success"
+        down = {r["metric"]["target"] for r in body["data"]["result"]}
+        assert down == {f"{venue}-z{i}" for i in range(1, 6)}
+        resp = await h.api.get(
+            "/api/v1/query",
+            params={"query": "count by (venue) (tocsin_target_up == 0) >= 2", "time": t},
+        )
+        [row] = resp.json()["data"]["result"]
+        assert row["metric"] == {"venue": venue}
+        assert row["value"][1] == "5"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from tocsin import __version__
@@ -16,7 +17,7 @@ from tocsin.web.status_page import render_status_page
 CONTENT_TYPE_METRICS = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def create_app(engine: EngineFacade) -> FastAPI:
+def create_app(engine: EngineFacade, routers: Sequence[APIRouter] = ()) -> FastAPI:
     app = FastAPI(
         title="tocsin",
         version=__version__,
@@ -25,6 +26,8 @@ def create_app(engine: EngineFacade) -> FastAPI:
     )
     app.state.engine = engine
     app.include_router(targets.router)
+    for router in routers:
+        app.include_router(router)
 
     @app.get("/-/healthy", response_class=PlainTextResponse, tags=["ops"])
     def healthy() -> str:

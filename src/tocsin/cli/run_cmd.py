@@ -67,7 +67,7 @@ async def _serve(loaded: object, config_path: Path | None) -> None:
     server_cfg = loaded.config.server
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(runtime),
+            create_app(runtime, runtime.api_routers()),
             host=server_cfg.host,
             port=server_cfg.port,
             log_level="warning",

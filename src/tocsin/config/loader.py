@@ -127,18 +127,33 @@ def _dotted(path: tuple[str | int, ...]) -> str:
 
 
 def _cross_check(config: TocsinConfig, positions: Positions) -> list[ConfigProblem]:
+    return [
+        *_unique(positions, "sources", "name", config.source_names(), "source name"),
+        *_unique(
+            positions,
+            "scrape_configs",
+            "job_name",
+            [j.job_name for j in config.scrape_configs],
+            "job_name",
+        ),
+    ]
+
+
+def _unique(
+    positions: Positions, section: str, key: str, names: list[str], what: str
+) -> list[ConfigProblem]:
     problems = []
     seen: dict[str, int] = {}
-    for i, name in enumerate(config.source_names()):
+    for i, name in enumerate(names):
         if name in seen:
-            f, line = positions.locate(("sources", i, "name"))
-            f0, line0 = positions.locate(("sources", seen[name], "name"))
+            f, line = positions.locate((section, i, key))
+            f0, line0 = positions.locate((section, seen[name], key))
             problems.append(
                 ConfigProblem(
                     f,
                     line,
-                    f"sources[{i}].name",
-                    f"duplicate source name {name!r} (first defined at {f0}:{line0})",
+                    f"{section}[{i}].{key}",
+                    f"duplicate {what} {name!r} (first defined at {f0}:{line0})",
                 )
             )
         else:

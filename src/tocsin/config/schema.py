@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tocsin.detect.config import DetectionConfig
 from tocsin.sim.config import SimConfig
 from tocsin.sources.config import SourceConfig
+from tocsin.tsdb.config import ScrapeConfig, StorageConfig
 
 DEFAULT_PORT = 9095
 
@@ -73,6 +74,12 @@ class TocsinConfig(_Strict):
     sources: list[SourceConfig] = Field(default_factory=list)
     detection: DetectionConfig = DetectionConfig()
     simulator: SimulatorSection = Field(default_factory=SimulatorSection)
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig, description="Time-series storage: see docs/tsdb.md."
+    )
+    scrape_configs: list[ScrapeConfig] = Field(
+        default_factory=list, description="Prometheus scrape jobs: see docs/tsdb.md."
+    )
 
     def source_names(self) -> list[str]:
         return [s.name for s in self.sources]

@@ -46,8 +46,13 @@ class Positions:
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps YAML 1.1 quirks out: 'on'/'off' stay strings."""
+# libyaml's parser when present: large configs (thousands of routes) load
+# several times faster; positions come from its nodes just the same.
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """Safe loader that keeps YAML 1.1 quirks out: 'on'/'off' stay strings."""
 
 
 # YAML 1.1 reads `on`, `off`, `yes`, `no` as booleans; configs (and Alertmanager's

@@ -15,10 +15,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fastapi import APIRouter
 from prometheus_client import generate_latest
 
 from tocsin.api.exposition import TargetExposition
 from tocsin.api.facade import ReloadOutcome, TargetRow
+from tocsin.api.promapi import make_router as make_query_router
 from tocsin.clock import Clock
 from tocsin.config.loader import LoadedConfig, load_config
 from tocsin.config.schema import TocsinConfig
@@ -26,12 +28,16 @@ from tocsin.detect.detector import Detector
 from tocsin.detect.events import SourceEvent
 from tocsin.detect.types import SourceState, TargetState
 from tocsin.errors import ConfigError
+from tocsin.promql.engine import Engine
 from tocsin.runtime.poller import Round, SourcePoller
 from tocsin.runtime.selfmetrics import SelfMetrics
+from tocsin.runtime.target_series import TargetSeriesWriter
 from tocsin.sources.factory import build_source
 from tocsin.sources.heartbeat import HeartbeatSource
 from tocsin.sources.types import CircuitState, Source, SourceHealth
 from tocsin.storage.store import Store
+from tocsin.tsdb.db import TSDB
+from tocsin.tsdb.scrape import ScrapeManager
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,11 @@ class Runtime:
         self.exposition = TargetExposition()
         self.store = Store(_resolve_db_url(self.config.database))
         self.detector = Detector(self.config.detection, clock)
+        self.tsdb = TSDB(self.store.engine, self.config.storage, clock=clock)
+        self.target_series = TargetSeriesWriter(self.tsdb)
+        self.query_engine = Engine()
+        self.scraper = ScrapeManager(self.tsdb, clock)
+        self._background: list[asyncio.Task[None]] = []
         self.sources: dict[str, Source] = {}
         self._pollers: dict[str, tuple[SourcePoller, asyncio.Task[None]]] = {}
         self._idle: dict[str, SourcePoller] = {}
@@ -70,6 +81,7 @@ class Runtime:
         """
         self._poll = poll
         await asyncio.to_thread(self.store.migrate)
+        await asyncio.to_thread(self.tsdb.open)
         saved = await asyncio.to_thread(self.store.load_target_states)
         saved_sources = await asyncio.to_thread(self.store.load_source_states)
         if saved or saved_sources:
@@ -78,12 +90,21 @@ class Runtime:
         if self.config.simulator.enabled:
             await self._start_simulator()
         self._start_sources(self.config)
+        if poll:
+            self._background.append(asyncio.create_task(self.tsdb.run(), name="tsdb"))
+            self.scraper.apply(self.config.scrape_configs)
         self._ready = True
 
     async def stop(self) -> None:
         self._ready = False
         await self._stop_sources()
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.scraper.close()
         await asyncio.to_thread(self._snapshot_all)
+        await asyncio.to_thread(self.tsdb.close)
         if self._simulator is not None:
             await self._simulator.stop()
         await asyncio.to_thread(self.store.close)
@@ -148,6 +169,8 @@ class Runtime:
         if rnd.source_event is not None:
             events.append(rnd.source_event)
             log.warning("source %s: %s", sweep.source, rnd.source_event.reason)
+        swept = [s for s in self.detector.statuses() if s.source == sweep.source]
+        self.target_series.write(swept, int(sweep.finished * 1000))
         changed_ids = {c.target_id for c in rnd.changes}
         changed = [s for s in (self.detector.get(t) for t in changed_ids) if s is not None]
         full = self.clock.now() - self._last_snapshot >= SNAPSHOT_EVERY
@@ -185,10 +208,16 @@ class Runtime:
             self.loaded, self.config = loaded, loaded.config
             self.detector.reconfigure(self.config.detection)
             self._start_sources(self.config)
+            if self._poll:
+                self.scraper.apply(self.config.scrape_configs)
             self.metrics.config_reload_success.set(1)
             self.metrics.config_reload_time.set(self.clock.now())
             log.info("config reloaded from %s", self.config_path)
             return ReloadOutcome(True)
+
+    def api_routers(self) -> list[APIRouter]:
+        """Routers beyond the fleet API: the Prometheus query API."""
+        return [make_query_router(self.tsdb, self.query_engine, clock=self.clock)]
 
     # -- EngineFacade ------------------------------------------------------
     def now(self) -> float:

@@ -1,0 +1,55 @@
+"""Target state written as series: samples per state, staleness at changes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from tocsin.detect.types import TargetState
+from tocsin.runtime.target_series import TargetSeriesWriter
+from tocsin.tsdb.db import TSDB
+from tocsin.tsdb.types import LabelMatcher, MatchOp, is_stale
+
+
+@dataclass
+class T:
+    target_id: str
+    state: TargetState
+    source: str = "fleet"
+    labels: Mapping[str, str] = field(default_factory=lambda: {"venue": "v1"})
+    latency: float | None = 0.02
+    fields: Mapping[str, float] = field(default_factory=lambda: {"volume": 40.0})
+
+
+def _samples(db: TSDB, name: str) -> list[float]:
+    [series] = db.select([LabelMatcher("__name__", MatchOp.EQ, name)], 0, 10**13)
+    return [
+        math.inf if is_stale(series.values[i : i + 1])[0] else float(series.values[i])
+        for i in range(len(series.values))
+    ]
+
+
+def test_states_become_samples_and_changes_end_series() -> None:
+    db = TSDB(None)
+    w = TargetSeriesWriter(db)
+    sequence = [TargetState.UP, TargetState.DOWN, TargetState.FLAPPING, TargetState.UP]
+    for i, state in enumerate(sequence):
+        w.write([T("z1", state)], 1000 * (i + 1))
+    # up: 1, 0, stale (flapping has no up sample), 1; math.inf marks a staleness marker.
+    assert _samples(db, "tocsin_target_up") == [1.0, 0.0, math.inf, 1.0]
+    assert _samples(db, "tocsin_target_flapping") == [1.0, math.inf]
+    assert _samples(db, "tocsin_target_volume") == [40.0] * 4
+    [series] = db.select([LabelMatcher("__name__", MatchOp.EQ, "tocsin_target_up")], 0, 10**13)
+    assert dict(series.labels) == {
+        "__name__": "tocsin_target_up",
+        "venue": "v1",
+        "target": "z1",
+        "source": "fleet",
+    }
+
+
+def test_unknown_targets_write_no_up_series() -> None:
+    db = TSDB(None)
+    TargetSeriesWriter(db).write([T("z1", TargetState.UNKNOWN, latency=None, fields={})], 1000)
+    assert db.select([LabelMatcher("__name__", MatchOp.EQ, "tocsin_target_up")], 0, 10**13) == []
