@@ -159,3 +159,23 @@ def test_memory_only_store_drops_old_samples() -> None:
     _fill(db, clock, 5 * 3600, n_series=2)
     got = _dump(db)
     assert got["z0"][0][0] >= (clock.now() - 3 * 3600 - 600) * 1000
+
+
+async def test_run_loop_flushes_on_the_clock(tmp_path: Path) -> None:
+    import asyncio
+
+    clock = FakeClock(T0)
+    db = open_sqlite(str(tmp_path / "t.sqlite"), CFG, clock=clock)
+    task = asyncio.create_task(db.run())
+    try:
+        db.append({"__name__": "x"}, T0 * 1000, 1.0)
+        await clock.advance(59)
+        assert db.stats().pending_samples == 1
+        await clock.advance(1)
+        async with asyncio.timeout(5):
+            while db.stats().pending_samples:  # noqa: ASYNC110 - maintenance runs in a thread
+                await asyncio.sleep(0.005)
+        again = open_sqlite(str(tmp_path / "t.sqlite"), CFG, clock=clock)
+        assert [s.values.tolist() for s in again.select(ALL, 0, 2**62)] == [[1.0]]
+    finally:
+        task.cancel()
