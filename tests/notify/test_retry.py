@@ -281,3 +281,27 @@ async def test_failing_sink_does_not_break_delivery(clock: FakeClock) -> None:
 
     out = await Retrier(clock, Broken()).deliver("s[0]", Scripted(clock), notification(), 1e12)
     assert out.ok
+
+
+async def test_system_clock_timeout_path() -> None:
+    """With the real clock the timeout uses asyncio.timeout; same outcome."""
+    from tocsin.clock import SystemClock
+
+    class Hangs:
+        kind = "hangs"
+        send_resolved = True
+        timeout = 0.05  # real seconds, kept tiny
+
+        async def notify(self, n: Notification) -> DeliveryResult:
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+        async def aclose(self) -> None:
+            return None
+
+    sink = MemoryAttemptSink()
+    clock = SystemClock()
+    out = await Retrier(clock, sink).deliver("h[0]", Hangs(), notification(), clock.now() + 0.5)
+    assert not out.ok
+    assert sink.attempts[0].error == "timed out after 0.05s"
+    assert sink.attempts[0].retryable

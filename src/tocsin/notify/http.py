@@ -15,8 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import orjson
 
 from tocsin.notify.fields import problem, read_secret
+from tocsin.notify.transport import AiohttpTransport
 from tocsin.notify.types import DeliveryFailure
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})
@@ -85,14 +87,15 @@ def make_client(
         token = read_secret(cfg.get("bearer_token"), cfg.get("bearer_token_file"), where, "bearer")
         headers["Authorization"] = f"Bearer {token}"
     verify = tls_context(cfg.get("tls_config"), where)
+    proxy = cfg.get("proxy_url") or None
+    if transport is None:
+        transport = AiohttpTransport(ssl_context=verify, proxy=proxy)
     return httpx.AsyncClient(
         transport=transport,
         timeout=timeout,
         headers=headers,
         auth=auth,
-        verify=verify,
         follow_redirects=bool(cfg.get("follow_redirects", True)),
-        proxy=cfg.get("proxy_url") or None,
     )
 
 
@@ -127,7 +130,15 @@ async def send(
     service: str,
     **kwargs: Any,
 ) -> httpx.Response:
-    """Send one request; network trouble becomes a retryable DeliveryFailure."""
+    """Send one request; network trouble becomes a retryable DeliveryFailure.
+
+    `json=` bodies are encoded with orjson (several times faster than the
+    standard library, which httpx uses).
+    """
+    if "json" in kwargs:
+        body = kwargs.pop("json")
+        kwargs["content"] = orjson.dumps(body)
+        kwargs["headers"] = {"Content-Type": "application/json", **(kwargs.get("headers") or {})}
     try:
         return await client.request(method, url, **kwargs)
     except httpx.TimeoutException as e:
@@ -139,9 +150,25 @@ async def send(
     except httpx.UnsupportedProtocol as e:
         raise DeliveryFailure(f"{service}: unsupported URL scheme", retryable=False) from e
     except httpx.TransportError as e:
+        if _certificate_rejected(e):
+            raise DeliveryFailure(
+                f"{service}: TLS certificate of {host_of(url)} not trusted: {e}", retryable=False
+            ) from e
         raise DeliveryFailure(
             f"{service}: {type(e).__name__} talking to {host_of(url)}: {e}", retryable=True
         ) from e
+
+
+def _certificate_rejected(e: BaseException) -> bool:
+    """True when the server's certificate failed verification: a config problem."""
+    seen: BaseException | None = e
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def body_excerpt(resp: httpx.Response, limit: int = 200) -> str:

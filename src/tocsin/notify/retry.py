@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from tocsin.clock import Clock
+from tocsin.clock import Clock, SystemClock
 from tocsin.errors import DeliveryError
 from tocsin.notify.types import DeliveryFailure, DeliveryResult, Integration, Notification
 
@@ -187,6 +187,7 @@ class Retrier:
         limiter: RateLimiter | None = None,
         random: Callable[[], float] = _random.random,
         default_timeout: float = 30.0,
+        max_in_flight: int = 256,
     ) -> None:
         self.clock = clock
         self.sink = sink
@@ -194,6 +195,10 @@ class Retrier:
         self.limiter = limiter
         self.random = random
         self.default_timeout = default_timeout
+        # Bounds attempts running at once, so that when thousands of groups
+        # flush together an attempt's timeout starts when it really starts,
+        # not while it queues behind the others.
+        self._in_flight = asyncio.Semaphore(max_in_flight)
 
     async def deliver_receiver(
         self, integrations: Mapping[str, Integration], n: Notification, deadline: float
@@ -223,20 +228,23 @@ class Retrier:
                 await self._record(n, name, attempt + 1, self.clock.now(), 0.0, None, error, True)
                 return DeliveryOutcome(n.receiver, name, n.group_key, False, attempt, error)
             attempt += 1
-            start = self.clock.now()
             failure: DeliveryError | None = None
             result: DeliveryResult | None = None
-            try:
-                result = await self._with_timeout(
-                    integration.notify(n), self._timeout_for(integration, start, deadline)
-                )
-            except DeliveryError as e:
-                failure = e
-            except Exception as e:
-                # A bug in an integration: record it loudly, retrying won't help.
-                log.exception("integration %s of receiver %s crashed", name, n.receiver)
-                failure = DeliveryError(f"internal error: {type(e).__name__}: {e}", retryable=False)
-            duration = self.clock.now() - start
+            async with self._in_flight:
+                start = self.clock.now()
+                try:
+                    result = await self._with_timeout(
+                        integration.notify(n), self._timeout_for(integration, start, deadline)
+                    )
+                except DeliveryError as e:
+                    failure = e
+                except Exception as e:
+                    # A bug in an integration: record it loudly, retrying won't help.
+                    log.exception("integration %s of receiver %s crashed", name, n.receiver)
+                    failure = DeliveryError(
+                        f"internal error: {type(e).__name__}: {e}", retryable=False
+                    )
+                duration = self.clock.now() - start
             if failure is None:
                 assert result is not None
                 await self._record(n, name, attempt, start, duration, result, "", True)
@@ -263,6 +271,15 @@ class Retrier:
 
     async def _with_timeout(self, work: Awaitable[T], seconds: float) -> T:
         """Await `work`, failing retryably after `seconds` on the injected clock."""
+        if isinstance(self.clock, SystemClock):
+            # Same outcome, a fifth of the cost: no second task, no asyncio.wait.
+            try:
+                async with asyncio.timeout(seconds) as scope:
+                    return await work
+            except TimeoutError:
+                if not scope.expired():
+                    raise
+                raise DeliveryFailure(f"timed out after {seconds:g}s", retryable=True) from None
         task = asyncio.ensure_future(work)
         timer = asyncio.ensure_future(self.clock.sleep(seconds))
         try:
