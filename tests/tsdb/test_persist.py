@@ -167,6 +167,7 @@ async def test_run_loop_flushes_on_the_clock(tmp_path: Path) -> None:
     clock = FakeClock(T0)
     db = open_sqlite(str(tmp_path / "t.sqlite"), CFG, clock=clock)
     task = asyncio.create_task(db.run())
+    await asyncio.sleep(0)  # let the loop start its first sleep at T0
     try:
         db.append({"__name__": "x"}, T0 * 1000, 1.0)
         await clock.advance(59)
