@@ -76,6 +76,13 @@ FUNCTION_CASES: list[tuple[str, Any, str]] = [
         "Tue 14 Nov 23:13 CET +01:00",
     ),
     ('{{ now | tz "America/New_York" | date "3:04PM Z0700" }}', None, "5:13PM -0500"),
+    ('{{ (toDate "2006-01-02" "2024-02-29").Unix }}', None, "1709164800"),
+    ('{{ toDate "2006-01-02" "not a date" }}', None, "0001-01-01 00:00:00 +0000 UTC"),
+    (
+        '{{ (mustToDate "2006-01-02T15:04:05Z07:00" "2024-03-01T10:20:30+02:00").UTC }}',
+        None,
+        "2024-03-01 08:20:30 +0000 UTC",
+    ),
 ]
 
 
@@ -93,6 +100,7 @@ FAILING: list[tuple[str, str]] = [
     ('{{ dict 1 "value" }}', "dict keys must be strings"),
     ('{{ tz "Mars/Olympus" now }}', "unknown time zone Mars/Olympus"),
     ('{{ "%zz" | urlUnescape }}', 'invalid URL escape "%zz"'),
+    ('{{ mustToDate "2006-01-02" "2024-13-01" }}', 'parsing time "2024-13-01": month out of range'),
     ('{{ join "," 3 }}', "wrong type for value; expected \\[\\]string; got int"),
 ]
 

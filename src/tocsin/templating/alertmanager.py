@@ -31,7 +31,13 @@ from tocsin.templating.gotext import (
     title,
     trim_space,
 )
-from tocsin.templating.gotime import ZERO_TIME_NS, GoDuration, GoTime, load_location
+from tocsin.templating.gotime import (
+    ZERO_TIME_NS,
+    GoDuration,
+    GoTime,
+    load_location,
+    parse_time,
+)
 from tocsin.templating.prometheus import StrMap, humanize_duration
 from tocsin.templating.template import TemplateSet
 
@@ -463,6 +469,17 @@ def _tz(name: str, t: GoTime) -> GoTime:
     return GoTime(t.ns, load_location(name))
 
 
+def _to_date(layout: str, text: str) -> GoTime:
+    try:
+        return parse_time(layout, text)
+    except ValueError:
+        return GoTime(ZERO_TIME_NS)
+
+
+def _must_to_date(layout: str, text: str) -> GoTime:
+    return parse_time(layout, text)
+
+
 def _to_json(value: Any) -> str:
     return go_json(value)
 
@@ -527,6 +544,8 @@ def alertmanager_funcs(clock: Clock | None = None) -> dict[str, GoFunc]:
         "now": GoFunc("now", _now),
         "since": GoFunc("since", _since, ("time.Time",)),
         "humanizeDuration": GoFunc("humanizeDuration", humanize_duration, (ANY,)),
+        "toDate": GoFunc("toDate", _to_date, (STRING, STRING)),
+        "mustToDate": GoFunc("mustToDate", _must_to_date, (STRING, STRING)),
         "toJson": GoFunc("toJson", _to_json, (ANY,)),
         "base64encode": GoFunc("base64encode", _b64encode, (STRING,)),
         "base64decode": GoFunc("base64decode", _b64decode, (STRING,)),

@@ -299,7 +299,9 @@ def _zone(offset_s: int, token: str) -> str:
 
 
 def _zone_name(dt: _dt.datetime, offset_s: int) -> str:
-    name = dt.tzname()
+    if dt.tzinfo is _UTC:
+        return "UTC"
+    name = None if isinstance(dt.tzinfo, _dt.timezone) else dt.tzname()
     if name and not name.startswith(("+", "-")):
         return name
     # Go prints an unnamed zone as its offset, e.g. +0530.
@@ -405,3 +407,197 @@ _PROM_DURATION = re.compile(
     r"-?(?:0|(?:[0-9]+y)?(?:[0-9]+w)?(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?(?:[0-9]+ms)?)"
 )
 _PROM_UNIT = re.compile(r"([0-9]+)(ms|y|w|d|h|m|s)")
+
+
+# --- parsing times with a Go layout ---------------------------------------------------
+
+
+class _ParseError(ValueError):
+    pass
+
+
+def _getnum(value: str, fixed: int | None, max_digits: int = 2) -> tuple[int, str]:
+    """Read a number: exactly `fixed` digits, or 1..max_digits digits."""
+    if fixed is not None:
+        digits = value[:fixed]
+        if len(digits) != fixed or not digits.isdigit() or not digits.isascii():
+            raise _ParseError
+        return int(digits), value[fixed:]
+    i = 0
+    while i < len(value) and i < max_digits and "0" <= value[i] <= "9":
+        i += 1
+    if i == 0:
+        raise _ParseError
+    return int(value[:i]), value[i:]
+
+
+def _lookup_name(names: list[str], value: str, short: bool) -> tuple[int, str]:
+    for i, name in enumerate(names):
+        candidate = name[:3] if short else name
+        if value[: len(candidate)].lower() == candidate.lower():
+            return i, value[len(candidate) :]
+    raise _ParseError
+
+
+def _parse_offset(value: str, token: str) -> tuple[int, str]:
+    if token.startswith("Z") and value.startswith("Z"):
+        return 0, value[1:]
+    core = token.lstrip("Z-")
+    if not value or value[0] not in "+-":
+        raise _ParseError
+    sign = -1 if value[0] == "-" else 1
+    rest = value[1:]
+    hh, rest = _getnum(rest, 2)
+    mm = ss = 0
+    if core in ("0700", "070000"):
+        mm, rest = _getnum(rest, 2)
+        if core == "070000":
+            ss, rest = _getnum(rest, 2)
+    elif core in ("07:00", "07:00:00"):
+        if not rest.startswith(":"):
+            raise _ParseError
+        mm, rest = _getnum(rest[1:], 2)
+        if core == "07:00:00":
+            if not rest.startswith(":"):
+                raise _ParseError
+            ss, rest = _getnum(rest[1:], 2)
+    return sign * (hh * 3600 + mm * 60 + ss), rest
+
+
+def _parse_fraction(value: str, digits: int) -> int:
+    frac = value[1 : 1 + digits]
+    if not frac.isdigit():
+        raise _ParseError
+    return int(frac[:9].ljust(9, "0"))
+
+
+def _days_in_month(year: int, month: int) -> int:
+    if month == 2:
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        return 29 if leap else 28
+    return 30 if month in (4, 6, 9, 11) else 31
+
+
+def parse_time(layout: str, value: str, loc: _dt.tzinfo = _UTC) -> GoTime:
+    """Go's time.ParseInLocation: read `value` laid out like the reference time.
+
+    Raises ValueError with Go's message, e.g. ``parsing time "x" as
+    "2006-01-02": cannot parse "x" as "2006"``.
+    """
+    year, month, day, hour, minute, second, nsec = 1, 1, 1, 0, 0, 0, 0
+    yday = -1
+    pm: bool | None = None
+    offset: int | None = None
+    rest = value
+    parts = _compile_layout(layout)
+    for index, (is_std, token) in enumerate(parts):
+        if not is_std:
+            if not rest.startswith(token):
+                raise ValueError(
+                    f'parsing time "{value}" as "{layout}": cannot parse "{rest}" as "{token}"'
+                )
+            rest = rest[len(token) :]
+            continue
+        before = rest
+        try:
+            if token == "2006":
+                year, rest = _getnum(rest, 4)
+            elif token == "06":
+                yy, rest = _getnum(rest, 2)
+                year = yy + (1900 if yy >= 69 else 2000)
+            elif token in ("01", "1"):
+                month, rest = _getnum(rest, 2 if token == "01" else None)
+            elif token in ("Jan", "January"):
+                month, rest = _lookup_name(_LONG_MONTHS, rest, token == "Jan")
+                month += 1
+            elif token in ("Mon", "Monday"):
+                _, rest = _lookup_name(_LONG_DAYS, rest, token == "Mon")
+            elif token in ("02", "2", "_2"):
+                if token == "_2" and rest.startswith(" "):
+                    rest = rest[1:]
+                day, rest = _getnum(rest, 2 if token == "02" else None)
+            elif token in ("002", "__2"):
+                if token == "__2":
+                    rest = rest.lstrip(" ")
+                yday, rest = _getnum(rest, 3 if token == "002" else None, 3)
+            elif token == "15":
+                hour, rest = _getnum(rest, None)
+            elif token in ("03", "3"):
+                hour, rest = _getnum(rest, 2 if token == "03" else None)
+            elif token in ("04", "4"):
+                minute, rest = _getnum(rest, 2 if token == "04" else None)
+            elif token in ("05", "5"):
+                second, rest = _getnum(rest, 2 if token == "05" else None)
+                # A fraction the layout does not mention is still accepted.
+                nxt = parts[index + 1][1] if index + 1 < len(parts) else ""
+                if (
+                    len(rest) > 1
+                    and rest[0] in ".,"
+                    and rest[1].isdigit()
+                    and not (nxt[:1] in ".," and nxt[1:2] in ("0", "9"))
+                ):
+                    n = 1
+                    while n < len(rest) and rest[n].isdigit():
+                        n += 1
+                    nsec = _parse_fraction(rest, n - 1)
+                    rest = rest[n:]
+            elif token in ("PM", "pm"):
+                word = rest[:2]
+                if word.upper() not in ("AM", "PM") or (token == "PM" and word != word.upper()):
+                    raise _ParseError
+                pm = word.upper() == "PM"
+                rest = rest[2:]
+            elif token == "MST":
+                m = re.match(r"[A-Z][A-Za-z]{2,4}(?:[+-]\d{1,2})?", rest)
+                if m is None:
+                    raise _ParseError
+                if m.group(0) in ("UTC", "GMT", "Z"):
+                    offset = 0
+                rest = rest[m.end() :]
+            elif token[0] in "-Z":
+                offset, rest = _parse_offset(rest, token)
+            else:  # fractional seconds
+                digits = len(token) - 1
+                if token[1] == "9":
+                    if len(rest) >= 2 and rest[0] in ".," and rest[1].isdigit():
+                        n = 1
+                        while n < len(rest) and rest[n].isdigit():
+                            n += 1
+                        nsec = _parse_fraction(rest, n - 1)
+                        rest = rest[n:]
+                else:
+                    if len(rest) < digits + 1 or rest[0] not in ".,":
+                        raise _ParseError
+                    nsec = _parse_fraction(rest, digits)
+                    rest = rest[digits + 1 :]
+        except _ParseError:
+            raise ValueError(
+                f'parsing time "{value}" as "{layout}": cannot parse "{before}" as "{token}"'
+            ) from None
+    if rest:
+        raise ValueError(f'parsing time "{value}": extra text: "{rest}"')
+    if pm is not None:
+        if pm and hour < 12:
+            hour += 12
+        elif not pm and hour == 12:
+            hour = 0
+    if yday >= 0:
+        if not 1 <= yday <= (366 if _days_in_month(year, 2) == 29 else 365):
+            raise ValueError(f'parsing time "{value}": day-of-year out of range')
+        start = _dt.date(year, 1, 1) + _dt.timedelta(days=yday - 1)
+        month, day = start.month, start.day
+    for name, v, lo, hi in (
+        ("month", month, 1, 12),
+        ("hour", hour, 0, 23),
+        ("minute", minute, 0, 59),
+        ("second", second, 0, 59),
+    ):
+        if not lo <= v <= hi:
+            raise ValueError(f'parsing time "{value}": {name} out of range')
+    if not 1 <= day <= _days_in_month(year, month):
+        raise ValueError(f'parsing time "{value}": day out of range')
+    tz: _dt.tzinfo = loc
+    if offset is not None:
+        tz = _UTC if offset == 0 else _dt.timezone(_dt.timedelta(seconds=offset))
+    civil = _dt.datetime(year, month, day, hour, minute, second, tzinfo=tz)
+    return GoTime.from_datetime(civil).Add(GoDuration(nsec))
