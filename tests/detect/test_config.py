@@ -110,3 +110,17 @@ def test_history_bits_cover_the_longest_rule() -> None:
         {"confirm": [{"down_after": {"failures": 10, "of": 40}, "up_after": 50}]}
     )
     assert cfg.history_bits() == 50
+
+
+def test_example_in_the_docs_is_valid() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).parents[2] / "docs" / "detection.md").read_text()
+    block = re.search(r"```yaml\n(.*?)```", text, re.S)
+    assert block is not None
+    cfg = DetectionConfig.model_validate(yaml.safe_load(block.group(1))["detection"])
+    assert [r.default for r in cfg.confirm] == [False, True]
+    assert cfg.schedules[1].timezone == "Europe/Stockholm"

@@ -159,3 +159,22 @@ def test_discover_rejects_malformed_module(tmp_path: Path, monkeypatch: pytest.M
 
 def test_core_is_discovered_first() -> None:
     assert discover()[0].name == "core"
+
+
+def test_example_in_the_docs_migrates(backend: Backend) -> None:
+    import re
+
+    text = (Path(__file__).parents[2] / "docs" / "storage.md").read_text()
+    code = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "COMPONENT" in b)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "docs/storage.md", "exec"), namespace)
+    component = Component(str(namespace["COMPONENT"]), namespace["MIGRATIONS"])  # type: ignore[arg-type]
+    store = backend.open()
+    assert store.migrate([*discover(), component]) == ["core:1", "alerting:1", "alerting:2"]
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO alerting_silences (id, matchers, starts_at, ends_at, comment) "
+                "VALUES ('s1', '{}', 1, 2, 'maintenance')"
+            )
+        )
