@@ -477,3 +477,40 @@ def test_notification_renderer_for_notify() -> None:
     render = notification_renderer(_set())
     assert render('{{ template "__subject" . }}', n) == "Firing: ZoneDown"
     assert render("{{ len .Alerts.Resolved }} {{ .CommonLabels }}", n) == "1 alertname=ZoneDown"
+
+
+HTML_CASES: list[tuple[str, Any, str]] = [
+    # Alertmanager's own expectations for its HTML templates
+    ('{{ "<b>" }}', None, "&lt;b&gt;"),
+    ('{{ "<b>" | safeHtml }}', None, "<b>"),
+    (
+        '<a href="/search?{{ "q=test%20foo" }}"></a>',
+        None,
+        '<a href="/search?q%3dtest%2520foo"></a>',
+    ),
+    (
+        '<a href="/search?{{ "q=test%20foo" | safeUrl }}"></a>',
+        None,
+        '<a href="/search?q=test%20foo"></a>',
+    ),
+    # html/template's URL filter and normaliser, attribute escaping
+    ('<a href="{{ . }}">x</a>', "javascript:alert(1)", '<a href="#ZgotmplZ">x</a>'),
+    (
+        '<a href="{{ . }}">x</a>',
+        'http://h/a b?x=1&y="2"',
+        '<a href="http://h/a%20b?x=1&amp;y=%222%22">x</a>',
+    ),
+    ("<a title='{{ . }}' href=x>", "it's <b>", "<a title='it&#39;s &lt;b&gt;' href=x>"),
+    ('<div class="{{ . }}">{{ . }}</div>', 'a"b', '<div class="a&#34;b">a&#34;b</div>'),
+    ("<img src={{ . }}>", "http://x/é.png", "<img src=http://x/%c3%a9.png>"),
+    (
+        '<p>{{ "<i>" | safeHtml }}</p><a href="{{ "<i>" | safeHtml }}">',
+        None,
+        '<p><i></p><a href="%3ci%3e">',
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "data", "expected"), HTML_CASES, ids=[c[0] for c in HTML_CASES])
+def test_html_mode_escaping_by_context(text: str, data: Any, expected: str) -> None:
+    assert _set().execute_text(text, data, html=True) == expected

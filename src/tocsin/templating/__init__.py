@@ -8,7 +8,7 @@ Alertmanager function sets in `tocsin.templating.prometheus` and
 """
 
 from tocsin.templating.errors import TemplateError, TemplateExecError, TemplateParseError
-from tocsin.templating.execute import SafeHTML
+from tocsin.templating.execute import SafeHTML, SafeURL
 from tocsin.templating.funcs import GoFunc
 from tocsin.templating.gofmt import NO_VALUE
 from tocsin.templating.gotime import GoDuration, GoTime
@@ -20,6 +20,7 @@ __all__ = [
     "GoFunc",
     "GoTime",
     "SafeHTML",
+    "SafeURL",
     "Template",
     "TemplateError",
     "TemplateExecError",

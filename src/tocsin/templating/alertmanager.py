@@ -19,7 +19,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from tocsin.clock import Clock, SystemClock
-from tocsin.templating.execute import SafeHTML, State
+from tocsin.templating.execute import SafeHTML, SafeURL, State
 from tocsin.templating.funcs import ANY, STRING, GoFunc, register_kind
 from tocsin.templating.gotext import (
     go_json,
@@ -534,7 +534,7 @@ def alertmanager_funcs(clock: Clock | None = None) -> dict[str, GoFunc]:
         "join": GoFunc("join", _join, (STRING, "[]string")),
         "match": GoFunc("match", re_match, (STRING, STRING)),
         "safeHtml": GoFunc("safeHtml", SafeHTML, (STRING,)),
-        "safeUrl": GoFunc("safeUrl", SafeHTML, (STRING,)),
+        "safeUrl": GoFunc("safeUrl", SafeURL, (STRING,)),
         "urlUnescape": GoFunc("urlUnescape", query_unescape, (STRING,)),
         "reReplaceAll": GoFunc("reReplaceAll", re_replace_all, (STRING, STRING, STRING)),
         "stringSlice": GoFunc("stringSlice", lambda *s: list(s), (), STRING),

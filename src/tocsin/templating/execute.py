@@ -8,6 +8,7 @@ from typing import Any
 from tocsin.templating.errors import TemplateExecError
 from tocsin.templating.funcs import ANY, BOOL, FLOAT, INT, KIND_CHECKS, STRING, GoFunc, go_method
 from tocsin.templating.gofmt import NO_VALUE, format_value, go_type_name, is_true
+from tocsin.templating.htmlescape import TEXT, URL, context_of, escape_url_value, html_escape
 from tocsin.templating.nodes import (
     ActionNode,
     BoolNode,
@@ -52,22 +53,16 @@ class SafeHTML(str):
     __slots__ = ()
 
 
-_HTML_ESCAPES = str.maketrans(
-    {
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        '"': "&#34;",
-        "'": "&#39;",
-        "+": "&#43;",
-        "\0": "\ufffd",
-    }
-)
+class SafeURL(str):
+    """A URL that HTML-mode execution trusts in URL attributes (Go's template.URL)."""
+
+    go_type = "template.URL"
+    __slots__ = ()
 
 
 def html_autoescape(text: str) -> str:
     """What html/template does to text printed in an HTML element body."""
-    return text.translate(_HTML_ESCAPES)
+    return html_escape(text)
 
 
 _MAP_KEY: Any = object()
@@ -231,12 +226,27 @@ class State:
             text = value
         elif value is NO_VALUE or value is None:
             text = "<no value>"
-        elif isinstance(value, SafeHTML):
-            self.out.append(str(value))
-            return
+        elif isinstance(value, str):
+            text = str(value)
         else:
             text = format_value(value)
-        self.out.append(html_autoescape(text) if self.html else text)
+        if self.html:
+            text = self.html_escape_here(text, value)
+        self.out.append(text)
+
+    def html_escape_here(self, text: str, value: Any) -> str:
+        """Escape for the HTML context the output has reached (text, attribute, URL)."""
+        tail = ""
+        for chunk in reversed(self.out):
+            tail = chunk + tail
+            if "<" in chunk or ">" in chunk or len(tail) > 4096:
+                break
+        kind, _, so_far = context_of(tail)
+        if kind == URL:
+            return escape_url_value(text, so_far, isinstance(value, SafeURL))
+        if kind == TEXT and isinstance(value, SafeHTML):
+            return text
+        return html_escape(text)
 
     def walk_if_or_with(self, dot: Any, node: IfNode | WithNode) -> None:
         mark = len(self.vars)
