@@ -7,7 +7,7 @@ from typing import Any
 
 from tocsin.templating.errors import TemplateExecError
 from tocsin.templating.funcs import ANY, BOOL, FLOAT, INT, KIND_CHECKS, STRING, GoFunc, go_method
-from tocsin.templating.gofmt import NO_VALUE, format_value, go_type_name, is_true
+from tocsin.templating.gofmt import NO_VALUE, format_value, go_type_name, is_true, sort_map_keys
 from tocsin.templating.htmlescape import TEXT, URL, context_of, escape_url_value, html_escape
 from tocsin.templating.nodes import (
     ActionNode,
@@ -289,7 +289,7 @@ class State:
 
             ran = False
             try:
-                for index, elem in self._iterate(value, node, len(decl)):
+                for index, elem in self._iterate(value, len(decl)):
                     ran = True
                     one(index, elem)
             except _Break:
@@ -299,14 +299,12 @@ class State:
         finally:
             del self.vars[outer:]
 
-    def _iterate(self, value: Any, node: Node, nvars: int) -> Iterable[tuple[Any, Any]]:
+    def _iterate(self, value: Any, nvars: int) -> Iterable[tuple[Any, Any]]:
         if value is NO_VALUE or value is None:
             return ()
         if isinstance(value, list | tuple):
             return enumerate(value)
         if isinstance(value, Mapping):
-            from tocsin.templating.gofmt import sort_map_keys
-
             return ((k, value[k]) for k in sort_map_keys(list(value.keys())))
         if isinstance(value, int) and not isinstance(value, bool):
             if nvars > 1:

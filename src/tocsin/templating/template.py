@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob as _glob
 import os
 from collections import OrderedDict
@@ -191,10 +192,13 @@ class TemplateSet:
         cache = self._text_cache
         trees = cache.get(key)
         if trees is not None:
-            cache.move_to_end(key)
+            # Another thread may have evicted it meanwhile; the trees stay valid.
+            with contextlib.suppress(KeyError):
+                cache.move_to_end(key)
             return trees
         trees = parse(name, text, self._funcs, predeclared=sorted(var_names))
         cache[key] = trees
         if len(cache) > self._text_cache_size:
-            cache.popitem(last=False)
+            with contextlib.suppress(KeyError):
+                cache.popitem(last=False)
         return trees
