@@ -60,11 +60,6 @@ class SafeURL(str):
     __slots__ = ()
 
 
-def html_autoescape(text: str) -> str:
-    """What html/template does to text printed in an HTML element body."""
-    return html_escape(text)
-
-
 _MAP_KEY: Any = object()
 _ATTRIBUTE: Any = object()
 _RESOLVED: dict[tuple[type, str], Any] = {}
