@@ -146,7 +146,10 @@ class ScrapeLoop:
         next_at = self.clock.now() + self._offset
         while True:
             await self.clock.sleep(next_at - self.clock.now())
-            await self.scrape_once()
+            try:
+                await self.scrape_once()
+            except Exception:  # a bug must not end this target's scraping for good
+                log.exception("scrape %s %s crashed", self.cfg.job_name, self.url)
             next_at += interval
             now = self.clock.now()
             if next_at <= now:  # we fell behind: skip the missed slots
