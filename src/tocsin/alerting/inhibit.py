@@ -85,6 +85,19 @@ class Inhibitor:
                 return True, f"inhibited by {format_label_set(src)} (rule {rule.describe()})"
         return False, ""
 
+    def inhibiting_sources(self, labels: Mapping[str, str]) -> list[Mapping[str, str]]:
+        """Label sets of every firing alert that inhibits `labels` (for the API's
+        `inhibitedBy`)."""
+        found: list[Mapping[str, str]] = []
+        for rule, by_key in zip(self.rules, self._sources, strict=True):
+            if not matches_all(rule.target, labels):
+                continue
+            both_sides = matches_all(rule.source, labels)
+            for src in by_key.get(rule.equal_key(labels), ()):
+                if not (both_sides and matches_all(rule.target, src)):
+                    found.append(src)
+        return found
+
     def mutes(self, labels: Mapping[str, str], now: float) -> str | None:
         hit, reason = self.is_inhibited(labels)
         return reason if hit else None

@@ -1,0 +1,546 @@
+"""The dispatcher: alerts in, aggregation groups, flushes through the pipeline.
+
+    d = Dispatcher(config, store, clock, receivers=receivers)
+    await d.start()          # load state, run the scheduler
+    await d.put(alerts)      # AlertSink: from rules and POST /api/v2/alerts
+    d.apply_config(new)      # reload
+    await d.stop()
+
+One scheduler task sleeps on the injected clock until the earliest group due
+time (or until an insert makes something due sooner) and starts the flushes
+that are due; each flush runs in its own task. Everything a restart needs is
+written to the Store as it changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tocsin.alerting.aggregation import AggregationGroup, DueQueue
+from tocsin.alerting.config import AlertmanagerConfig
+from tocsin.alerting.digest import DigestSchedule
+from tocsin.alerting.extensions import AlertingExtensions
+from tocsin.alerting.flapping import FlapTracker
+from tocsin.alerting.inhibit import Inhibitor
+from tocsin.alerting.model import Alert
+from tocsin.alerting.mute import TimeMuter
+from tocsin.alerting.nflog import NotificationLog
+from tocsin.alerting.persistence import AlertingState, GroupRow, HistoryAttemptSink
+from tocsin.alerting.routing import Route, build_tree
+from tocsin.alerting.silences import Silences
+from tocsin.alerting.stages import (
+    DedupStage,
+    DeliverStage,
+    FanoutStage,
+    FlapHoldStage,
+    FlushContext,
+    MultiStage,
+    MuteStage,
+    SetNotifiesStage,
+    Stage,
+    StageError,
+)
+from tocsin.alerting.store import (
+    ActiveAlerts,
+    AlertValidationError,
+    Change,
+    StoredAlert,
+    complete,
+    fingerprint,
+    validate,
+)
+from tocsin.clock import Clock, SystemClock
+from tocsin.errors import TocsinError
+from tocsin.notify.retry import AttemptSink, Retrier
+from tocsin.notify.sinks import MultiSink
+from tocsin.notify.types import Integration
+from tocsin.storage import Store
+
+log = logging.getLogger(__name__)
+
+
+class ReceiverSet(Protocol):
+    """What the dispatcher needs of `tocsin.notify.dispatch.Receivers`."""
+
+    receivers: dict[str, Mapping[str, Integration]]
+    retrier: Retrier
+
+
+class AlertsRejected(TocsinError):
+    """Some alerts of a put were invalid (the valid ones were accepted)."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = list(errors)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertStatus:
+    """Why an alert is or is not being notified, as the API reports it."""
+
+    state: str  # "active", "suppressed" or "unprocessed"
+    silenced_by: tuple[str, ...]
+    inhibited_by: tuple[str, ...]
+    muted_by: tuple[str, ...]
+
+
+class Dispatcher:
+    """Alertmanager's dispatcher and notification pipeline, with tocsin's extras."""
+
+    def __init__(
+        self,
+        config: AlertmanagerConfig,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        receivers: ReceiverSet | None = None,
+        *,
+        extensions: AlertingExtensions | None = None,
+        external_url: str = "",
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        if store is None:
+            store = Store("sqlite://", clock=self.clock)
+        store.migrate()
+        self.store = store
+        self.state = AlertingState(store)
+        self.attempt_sink: AttemptSink = HistoryAttemptSink(self.state)
+        self.external_url = external_url
+        self.alerts = ActiveAlerts()
+        self.nflog = NotificationLog()
+        self.silences = Silences(self.clock)
+        self.groups: dict[str, AggregationGroup] = {}
+        self._due = DueQueue()
+        self._alert_groups: dict[str, set[str]] = {}
+        self._saved_groups: dict[str, GroupRow] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._inhibit_dirty = True
+        self._inhibit_until = float("inf")
+        self.started_at = self.clock.now()
+        self.receivers: ReceiverSet | None = None
+        self._configure(config, extensions or AlertingExtensions(), receivers)
+
+    # -- configuration -----------------------------------------------------
+
+    def _configure(
+        self,
+        config: AlertmanagerConfig,
+        extensions: AlertingExtensions,
+        receivers: ReceiverSet | None,
+    ) -> None:
+        self.config = config
+        self.extensions = extensions
+        self.tree: Route = build_tree(config)
+        self.routes_by_id = {r.route_id(): r for r in self.tree.walk()}
+        self.resolve_timeout = config.global_.resolve_timeout
+        self.inhibitor = Inhibitor.from_config(config)
+        self._inhibit_dirty = True
+        intervals = config.time_interval_set()
+        self._time_muters = {
+            rid: TimeMuter(intervals, r.mute_time_intervals, r.active_time_intervals)
+            for rid, r in self.routes_by_id.items()
+        }
+        self._digests = {
+            name: DigestSchedule(opts.digest)
+            for name, opts in extensions.receivers.items()
+            if opts.digest is not None
+        }
+        flap = extensions.flap_hold
+        self.flaps = FlapTracker(flap.transitions, flap.window) if flap else None
+        if receivers is not None:
+            self.receivers = receivers
+            sink = receivers.retrier.sink
+            if self.attempt_sink not in getattr(sink, "sinks", (sink,)):
+                # Every attempt also lands in the alerting history.
+                receivers.retrier.sink = MultiSink(sink, self.attempt_sink)
+
+    def apply_config(
+        self,
+        config: AlertmanagerConfig,
+        receivers: ReceiverSet | None = None,
+        extensions: AlertingExtensions | None = None,
+    ) -> None:
+        """Switch to a new configuration: groups are rebuilt from the active
+        alerts (as Alertmanager rebuilds its dispatcher); the notification log
+        keeps already-notified alerts from being sent again."""
+        self._configure(config, extensions or self.extensions, receivers)
+        for g in self.groups.values():
+            self._saved_groups[g.key] = self._group_row(g)
+        self.groups.clear()
+        self._alert_groups.clear()
+        self._due.clear()
+        now = self.clock.now()
+        for a in self.alerts:
+            self._route(a, now)
+        self.state.delete_groups([k for k in self._saved_groups if k not in self.groups])
+        self._saved_groups.clear()
+        self._save_groups(self.groups.values())
+        self._wake.set()
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load persisted state and start the scheduler."""
+        now = self.clock.now()
+        self.silences.restore(self.state.load_silences())
+        self.nflog.load(self.state.load_nflog())
+        if self.flaps is not None:
+            self.flaps.load(self.state.state_changes_since(now - self.flaps.window))
+            self.flaps.announced = set(self.state.kv_get("flap_announced", []))
+        self._saved_groups = {g.group_key: g for g in self.state.load_groups()}
+        self.alerts.load(self.state.load_alerts())
+        for a in self.alerts:
+            self._route(a, now)
+        stale = [k for k in self._saved_groups if k not in self.groups]
+        self.state.delete_groups(stale)
+        self._saved_groups.clear()
+        self._save_groups(self.groups.values())
+        self._task = asyncio.create_task(self._loop(), name="alerting-dispatcher")
+
+    async def stop(self) -> None:
+        """Stop scheduling; flushes in progress are cancelled (their groups stay due)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for t in list(self._flushes):
+            t.cancel()
+        for t in list(self._flushes):
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._save_groups(self.groups.values())
+
+    # -- intake -------------------------------------------------------------
+
+    async def put(self, alerts: Sequence[Alert]) -> None:
+        """Accept alerts. Invalid ones raise AlertsRejected after the valid
+        ones are stored (as Alertmanager's API does)."""
+        now = self.clock.now()
+        errors: list[str] = []
+        accepted: list[StoredAlert] = []
+        for a in alerts:
+            try:
+                validate(a)
+            except AlertValidationError as exc:
+                errors.append(f"{_describe(a.labels)}: {exc}")
+                continue
+            accepted.append(complete(a, now, self.resolve_timeout))
+        self.ingest(accepted, now)
+        if errors:
+            raise AlertsRejected(errors)
+
+    def ingest(self, alerts: Iterable[StoredAlert], now: float) -> None:
+        """Store completed alerts and put them in their groups."""
+        stored: list[StoredAlert] = []
+        changes: list[Change] = []
+        created: list[AggregationGroup] = []
+        for incoming in alerts:
+            alert, change = self.alerts.upsert(incoming, now)
+            stored.append(alert)
+            if change is not None:
+                changes.append(change)
+                if self.flaps is not None and change.old_state:
+                    self.flaps.record(alert.fingerprint, now)
+            created.extend(self._route(alert, now))
+        if not stored:
+            return
+        self.state.save_alerts(stored)
+        self.state.append_changes(changes, now)
+        self._save_groups(created)
+        self._inhibit_dirty = True
+        self._wake.set()
+
+    def _route(self, alert: StoredAlert, now: float) -> list[AggregationGroup]:
+        """Insert into the group of every matching route; returns new groups."""
+        created = []
+        seen = self._alert_groups.setdefault(alert.fingerprint, set())
+        for route in self.tree.match(alert.labels):
+            key = route.group_key(alert.labels)
+            g = self.groups.get(key)
+            if g is None:
+                g = self._new_group(key, route, alert, now)
+                created.append(g)
+            g.fingerprints.add(alert.fingerprint)
+            seen.add(key)
+            if g.on_insert(alert.starts_at, now):
+                self._due.push(g.next_flush, key)
+        return created
+
+    def _new_group(
+        self, key: str, route: Route, alert: StoredAlert, now: float
+    ) -> AggregationGroup:
+        g = AggregationGroup(
+            key=key,
+            route=route,
+            labels=route.group_labels(alert.labels),
+            next_flush=0.0,
+            created_at=now,
+            digest=self._digests.get(route.receiver),
+        )
+        saved = self._saved_groups.get(key)
+        if saved is not None:
+            # Resume the persisted schedule rather than waiting group_wait again.
+            g.next_flush, g.has_flushed, g.created_at = (
+                saved.next_flush,
+                saved.has_flushed,
+                saved.created_at,
+            )
+        else:
+            g.next_flush = g.first_due(now)
+        self.groups[key] = g
+        self._due.push(g.next_flush, key)
+        return g
+
+    # -- scheduling ---------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            self.run_due()
+            due = self._due.next_due(self.groups)
+            if due is None:
+                await self._wake.wait()
+                continue
+            delay = due - self.clock.now()
+            if delay <= 0:
+                await asyncio.sleep(0)
+                continue
+            sleeper = asyncio.ensure_future(self.clock.sleep(delay))
+            waker = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                waker.cancel()
+
+    def run_due(self) -> int:
+        """Start the flushes that are due now; returns how many."""
+        now = self.clock.now()
+        keys = self._due.pop_due(now, self.groups)
+        for key in keys:
+            g = self.groups[key]
+            g.flushing = True
+            task = asyncio.create_task(self._flush(g), name=f"flush {key}")
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+        return len(keys)
+
+    def next_due(self) -> float | None:
+        """The earliest time a group flushes next (None when there are none)."""
+        return self._due.next_due(self.groups)
+
+    async def settle(self, rounds: int = 200) -> None:
+        """Let due flushes start and finish without moving the clock (tests,
+        virtual-clock scenarios). Bounded: a flush waiting on the clock (a
+        retry backoff) is left running."""
+        for _ in range(rounds):
+            await asyncio.sleep(0)
+            if self._flushes:
+                continue
+            if self.run_due() == 0:
+                return
+
+    # -- flushing -----------------------------------------------------------
+
+    async def _flush(self, g: AggregationGroup) -> None:
+        now = self.clock.now()
+        try:
+            g.start_flush(now)
+            alerts = [a for fp in g.fingerprints if (a := self.alerts.get(fp)) is not None]
+            resolved_seen = {a.fingerprint: a.updated_at for a in alerts if a.resolved(now)}
+            ok = await self._notify(g, alerts, now)
+            if ok:
+                self._drop_resolved(g, resolved_seen)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("flush of group %s failed", g.key)
+        finally:
+            g.flushing = False
+            if self.groups.get(g.key) is g:
+                self._due.push(g.next_flush, g.key)
+                self._save_groups([g])
+            self._wake.set()
+
+    async def _notify(self, g: AggregationGroup, alerts: list[StoredAlert], now: float) -> bool:
+        if not alerts:
+            return True
+        self._refresh_inhibitor(now)
+        options = self.extensions.for_receiver(g.receiver)
+        ctx = FlushContext(
+            now=now,
+            group_key=g.key,
+            receiver=g.receiver,
+            group_labels=g.labels,
+            repeat_interval=g.repeat_interval(),
+            deadline=now + g.route.group_interval,
+            options=options,
+            external_url=self.external_url,
+        )
+        pipeline = self._pipeline(g)
+        try:
+            await pipeline.exec(ctx, sorted(alerts, key=_alert_order))
+            return True
+        except StageError as exc:
+            log.warning("notification for %s to %s failed: %s", g.key, g.receiver, exc)
+            return False
+        finally:
+            self.state.append_notifications(ctx.notifications)
+
+    def _pipeline(self, g: AggregationGroup) -> Stage:
+        stages: list[Stage] = []
+        if self.flaps is not None:
+            tracker = self.flaps
+            stages.append(
+                FlapHoldStage(
+                    tracker, lambda: self.state.kv_put("flap_announced", sorted(tracker.announced))
+                )
+            )
+        stages.append(MuteStage(self._time_muters[g.route.route_id()]))
+        stages.append(MuteStage(self.inhibitor))
+        keep = None
+        if self.extensions.for_receiver(g.receiver).notify_resolved_when_silenced:
+            keep = self._was_notified_firing
+        stages.append(MuteStage(self.silences, keep))
+        integrations = self._integrations(g.receiver)
+        retrier = self.receivers.retrier if self.receivers is not None else None
+        branches: list[Stage] = []
+        for name, integration in integrations.items():
+            assert retrier is not None
+            branches.append(
+                MultiStage(
+                    [
+                        DedupStage(self.nflog, name, integration.send_resolved),
+                        DeliverStage(retrier, name, integration),
+                        SetNotifiesStage(self.nflog, name, self._persist_nflog),
+                    ]
+                )
+            )
+        stages.append(FanoutStage(branches))
+        return MultiStage(stages)
+
+    def _integrations(self, receiver: str) -> Mapping[str, Integration]:
+        if self.receivers is None:
+            return {}
+        found = self.receivers.receivers.get(receiver)
+        if found is None:
+            if any(r.name == receiver for r in self.config.receivers):
+                raise_for = f"receiver {receiver!r} has no deliverable integration"
+            else:
+                raise_for = f"receiver {receiver!r} is not configured"
+            raise StageErrorMissing(raise_for)
+        return found
+
+    def _was_notified_firing(self, ctx: FlushContext, alert: StoredAlert) -> bool:
+        if not alert.resolved(ctx.now):
+            return False
+        return any(
+            alert.fingerprint in e.firing
+            for e in self.nflog.for_receiver(ctx.group_key, ctx.receiver)
+        )
+
+    def _persist_nflog(self, group_key: str, receiver: str, integration: str) -> None:
+        entry = self.nflog.get(group_key, receiver, integration)
+        if entry is not None:
+            self.state.save_nflog([entry])
+
+    def _drop_resolved(self, g: AggregationGroup, seen: Mapping[str, float]) -> None:
+        """Forget resolved alerts the flush delivered and nobody updated since."""
+        gone: list[str] = []
+        for fp, updated in seen.items():
+            a = self.alerts.get(fp)
+            if a is None or a.updated_at != updated:
+                continue
+            g.fingerprints.discard(fp)
+            keys = self._alert_groups.get(fp)
+            if keys is not None:
+                keys.discard(g.key)
+                if not keys:
+                    del self._alert_groups[fp]
+                    gone.append(fp)
+        if gone:
+            self.alerts.delete(gone)
+            self.state.delete_alerts(gone)
+            self._inhibit_dirty = True
+        if not g.fingerprints:
+            del self.groups[g.key]
+            self.state.delete_groups([g.key])
+
+    def _refresh_inhibitor(self, now: float) -> None:
+        if not self._inhibit_dirty and now < self._inhibit_until:
+            return
+        firing = [a for a in self.alerts if not a.resolved(now)]
+        self.inhibitor.set_firing(a.labels for a in firing)
+        self._inhibit_until = min((a.ends_at for a in firing), default=float("inf"))
+        self._inhibit_dirty = False
+
+    # -- persistence helpers ------------------------------------------------
+
+    @staticmethod
+    def _group_row(g: AggregationGroup) -> GroupRow:
+        return GroupRow(
+            group_key=g.key,
+            route_id=g.route.route_id(),
+            receiver=g.receiver,
+            labels=dict(g.labels),
+            next_flush=g.next_flush,
+            has_flushed=g.has_flushed,
+            created_at=g.created_at,
+        )
+
+    def _save_groups(self, groups: Iterable[AggregationGroup]) -> None:
+        self.state.save_groups([self._group_row(g) for g in groups])
+
+    def save_silences(self) -> None:
+        """Persist the silences (after an API change)."""
+        self.state.save_silences(self.silences.export())
+
+    # -- queries for the API --------------------------------------------------
+
+    def alert_status(self, alert: StoredAlert, now: float) -> AlertStatus:
+        self._refresh_inhibitor(now)
+        silenced = tuple(self.silences.is_silenced(alert.labels, now))
+        inhibited = tuple(
+            sorted({fingerprint(src) for src in self.inhibitor_sources(alert.labels)})
+        )
+        muted: list[str] = []
+        for route in self.tree.match(alert.labels):
+            tm = self._time_muters[route.route_id()]
+            muted.extend(tm.intervals.active_names(tm.mute, now))
+            if tm.active and not tm.intervals.active_names(tm.active, now):
+                muted.extend(tm.active)
+        state = "suppressed" if (silenced or inhibited or muted) else "active"
+        if state == "active" and alert.fingerprint not in self._alert_groups:
+            state = "unprocessed"
+        return AlertStatus(state, silenced, inhibited, tuple(dict.fromkeys(muted)))
+
+    def inhibitor_sources(self, labels: Mapping[str, str]) -> list[Mapping[str, str]]:
+        return self.inhibitor.inhibiting_sources(labels)
+
+    def receivers_of(self, labels: Mapping[str, str]) -> list[str]:
+        return list(dict.fromkeys(r.receiver for r in self.tree.match(labels)))
+
+    def uptime_start(self) -> float:
+        return self.started_at
+
+    def describe(self) -> dict[str, Any]:
+        return {"alerts": len(self.alerts), "groups": len(self.groups), "nflog": len(self.nflog)}
+
+
+class StageErrorMissing(StageError):
+    """The route names a receiver the delivery side does not have."""
+
+
+def _alert_order(a: StoredAlert) -> tuple[float, str]:
+    return (a.starts_at, a.fingerprint)
+
+
+def _describe(labels: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f"{k}={v!r}" for k, v in sorted(labels.items())) + "}"

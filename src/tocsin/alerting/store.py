@@ -1,0 +1,208 @@
+"""Alert identity and the set of active alerts.
+
+An alert is identified by its label set. The fingerprint is a stable hash of
+it: the label names sorted, each `name 0xff value 0xff` fed to BLAKE2b with an
+8-byte digest, printed as 16 lower-case hex digits. It depends only on the
+labels (not on their order, annotations or times), is the same in every
+process and release, and is what the API shows as `fingerprint`.
+
+Merging follows Alertmanager's in-memory provider: an alert pushed again
+with an activity range overlapping the stored one is merged into it (the
+earliest `startsAt` is kept, the newer annotations and `endsAt` win, except
+that an explicit end time beats one derived from `resolve_timeout`); an alert
+whose range does not overlap (it fired again after resolving) replaces the
+stored one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from tocsin.alerting.matchers import is_valid_label_name
+from tocsin.alerting.model import Alert
+
+_SEP = b"\xff"
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """The stable 16-hex-digit identity of a label set (see module docstring)."""
+    h = hashlib.blake2b(digest_size=8)
+    for name in sorted(labels):
+        h.update(name.encode())
+        h.update(_SEP)
+        h.update(labels[name].encode())
+        h.update(_SEP)
+    return h.hexdigest()
+
+
+class AlertValidationError(ValueError):
+    """An alert that cannot be accepted, with Alertmanager's reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """An alert as the dispatcher keeps it: complete times, identity, update stamp.
+
+    `timeout` is True when `ends_at` was derived from `resolve_timeout`
+    because the sender gave none.
+    """
+
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    starts_at: float
+    ends_at: float
+    generator_url: str
+    updated_at: float
+    timeout: bool
+    fingerprint: str
+
+    def resolved(self, now: float) -> bool:
+        return self.ends_at <= now
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "generator_url": self.generator_url,
+            "updated_at": self.updated_at,
+            "timeout": self.timeout,
+            "fingerprint": self.fingerprint,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, object]) -> StoredAlert:
+        labels = {str(k): str(v) for k, v in dict(d["labels"]).items()}  # type: ignore[call-overload]
+        annotations = dict(d.get("annotations") or {})  # type: ignore[call-overload]
+        return cls(
+            labels=labels,
+            annotations={str(k): str(v) for k, v in annotations.items()},
+            starts_at=float(d["starts_at"]),  # type: ignore[arg-type]
+            ends_at=float(d["ends_at"]),  # type: ignore[arg-type]
+            generator_url=str(d.get("generator_url", "")),
+            updated_at=float(d.get("updated_at", 0.0)),  # type: ignore[arg-type]
+            timeout=bool(d.get("timeout", False)),
+            fingerprint=str(d.get("fingerprint") or fingerprint(labels)),
+        )
+
+
+def validate(alert: Alert) -> None:
+    """Raise AlertValidationError naming what is wrong, as Alertmanager words it."""
+    if not alert.labels:
+        raise AlertValidationError("at least one label pair required")
+    for name, value in alert.labels.items():
+        if not is_valid_label_name(name, classic=False) or not isinstance(value, str):
+            raise AlertValidationError(f"invalid label set: invalid name {name!r}")
+        if value == "":
+            raise AlertValidationError(f"invalid label set: empty value for label {name!r}")
+    for name in alert.annotations:
+        if not is_valid_label_name(name, classic=False):
+            raise AlertValidationError(f"invalid annotations: invalid name {name!r}")
+    for what, t in (("start", alert.starts_at), ("end", alert.ends_at)):
+        if t is not None and not math.isfinite(t):
+            raise AlertValidationError(f"{what} time is not a finite number")
+    if (
+        alert.starts_at is not None
+        and alert.ends_at is not None
+        and alert.ends_at < alert.starts_at
+    ):
+        raise AlertValidationError("start time must be before end time")
+
+
+def complete(alert: Alert, now: float, resolve_timeout: float) -> StoredAlert:
+    """Fill in what the sender left out, as Alertmanager's API does.
+
+    No `startsAt`: now. No `endsAt`: now + resolve_timeout, marked as derived.
+    Call `validate` first.
+    """
+    starts = now if alert.starts_at is None else alert.starts_at
+    timeout = alert.ends_at is None
+    ends = now + resolve_timeout if alert.ends_at is None else alert.ends_at
+    if ends < starts:
+        # A start in the future with no end: the derived end follows the start.
+        ends = starts + resolve_timeout
+    labels = dict(alert.labels)
+    return StoredAlert(
+        labels=labels,
+        annotations=dict(alert.annotations),
+        starts_at=starts,
+        ends_at=ends,
+        generator_url=alert.generator_url,
+        updated_at=now,
+        timeout=timeout,
+        fingerprint=fingerprint(labels),
+    )
+
+
+def merge(old: StoredAlert, new: StoredAlert, now: float) -> StoredAlert:
+    """Combine two versions of one alert (Alertmanager's Alert.Merge).
+
+    The more recently updated one is the base and the earliest start wins.
+    If the base is resolved, a later end of the other (also resolved) version
+    wins; if it is firing, a later explicit (not derived) end wins.
+    """
+    if new.updated_at < old.updated_at:
+        old, new = new, old
+    ends = new.ends_at
+    if new.resolved(now):
+        if old.resolved(now) and old.ends_at > new.ends_at:
+            ends = old.ends_at
+    elif old.ends_at > new.ends_at and not old.timeout:
+        ends = old.ends_at
+    return replace(new, starts_at=min(old.starts_at, new.starts_at), ends_at=ends)
+
+
+def overlaps(old: StoredAlert, new: StoredAlert) -> bool:
+    """Whether `new`'s activity range overlaps the stored one (then they merge)."""
+    return (old.starts_at < new.ends_at < old.ends_at) or (
+        old.starts_at < new.starts_at < old.ends_at
+    )
+
+
+@dataclass(slots=True)
+class Change:
+    """What a put did to one alert, for history and flap counting."""
+
+    alert: StoredAlert
+    old_state: str  # "" (new), "firing" or "resolved"
+    new_state: str
+
+
+@dataclass
+class ActiveAlerts:
+    """Every alert the dispatcher knows, by fingerprint."""
+
+    _by_fp: dict[str, StoredAlert] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self._by_fp)
+
+    def __iter__(self) -> Iterator[StoredAlert]:
+        return iter(list(self._by_fp.values()))
+
+    def get(self, fp: str) -> StoredAlert | None:
+        return self._by_fp.get(fp)
+
+    def upsert(self, alert: StoredAlert, now: float) -> tuple[StoredAlert, Change | None]:
+        """Store `alert`, merging with a known version; the Change if its state moved."""
+        old = self._by_fp.get(alert.fingerprint)
+        if old is not None and overlaps(old, alert):
+            alert = merge(old, alert, now)
+        self._by_fp[alert.fingerprint] = alert
+        new_state = "resolved" if alert.resolved(now) else "firing"
+        old_state = "" if old is None else ("resolved" if old.resolved(now) else "firing")
+        if old_state == new_state:
+            return alert, None
+        return alert, Change(alert, old_state, new_state)
+
+    def load(self, alerts: Iterable[StoredAlert]) -> None:
+        for a in alerts:
+            self._by_fp[a.fingerprint] = a
+
+    def delete(self, fps: Sequence[str]) -> None:
+        for fp in fps:
+            self._by_fp.pop(fp, None)
