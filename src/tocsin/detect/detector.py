@@ -203,8 +203,9 @@ class Detector:
     def get(self, target_id: str) -> TargetStatus | None:
         return self._targets.get(target_id)
 
-    def statuses(self) -> Iterable[TargetStatus]:
-        return self._targets.values()
+    def statuses(self) -> list[TargetStatus]:
+        """Every target's record, as a new list (safe to hand to a thread)."""
+        return list(self._targets.values())
 
     def source_states(self) -> list[SourceStatus]:
         return list(self._sources.values())
@@ -234,7 +235,7 @@ class Detector:
             if t is None:
                 t = self._new_target(o, src, now)
             elif o.labels and (
-                tuple(o.labels.values()) != t._values or tuple(o.labels) != t._names
+                tuple(o.labels.values()) != t._labels[1:] or tuple(o.labels) != t._labels[0]
             ):
                 self._relabel(t, o.labels)
             resolved.append(t)
@@ -428,7 +429,7 @@ class Detector:
         cfg, zone, label = sched
         if label is not None:
             try:
-                name = t._values[t._names.index(label)]
+                name = t._labels[t._labels[0].index(label) + 1]
             except ValueError:
                 return ""  # no zone known: never hide a down target
             zone = self._zone(name)
@@ -478,8 +479,8 @@ class Detector:
     def _new_target(self, o: Observation, src: SourceStatus, now: float) -> TargetStatus:
         t = TargetStatus()
         t.source = src.source
-        t._names, t._values = self._interner.intern(o.labels)
-        t.target_id = next((v for v in t._values if v == o.target_id), o.target_id)
+        t._labels = self._interner.intern(o.labels)
+        t.target_id = _shared_id(o.target_id, t._labels)
         t._rule, t._sched = self._select(src.source, o.labels)
         t.state = UNKNOWN
         t._base = UNKNOWN
@@ -498,7 +499,7 @@ class Detector:
 
     def _relabel(self, t: TargetStatus, labels: Mapping[str, str]) -> None:
         self._dirty[t.target_id] = t
-        t._names, t._values = self._interner.intern(labels)
+        t._labels = self._interner.intern(labels)
         t._rule, t._sched = self._select(t.source, labels)
 
     def forget(self, target_id: str) -> bool:
@@ -552,8 +553,8 @@ class Detector:
                 self._targets[r.target_id] = t
                 src.targets += 1
             t.source = src.source
-            t._names, t._values = self._interner.intern(labels)
-            t.target_id = next((v for v in t._values if v == r.target_id), r.target_id)
+            t._labels = self._interner.intern(labels)
+            t.target_id = _shared_id(r.target_id, t._labels)
             t._rule, t._sched = self._select(src.source, labels)
             t.state = state
             t.since = r.since
@@ -568,6 +569,14 @@ class Detector:
             t._flags = (FLAPPING if detail.get("flapping", state is FLAP) else 0) | (
                 SUSPECT if detail.get("suspect") else 0
             )
+
+
+def _shared_id(target_id: str, labels: tuple[Any, ...]) -> str:
+    """The label value equal to the id, if any: one string instead of two."""
+    for value in labels[1:]:
+        if value == target_id:
+            return str(value)
+    return target_id
 
 
 def _base_of(state: TargetState) -> TargetState:

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+#: Labels of one target in one object, so a reader in another thread never
+#: sees the names of one version with the values of another.
+LabelTuple = tuple[object, ...]
+
 # A label whose values rarely repeat (zone ids) gains nothing from sharing;
 # stop remembering its new values once the table is this large and misses
 # outnumber hits.
@@ -26,7 +30,8 @@ class LabelInterner:
         self._values: dict[str, dict[str, str]] = {}
         self._stats: dict[str, list[int]] = {}  # name -> [hits, misses]
 
-    def intern(self, labels: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def intern(self, labels: Mapping[str, str]) -> LabelTuple:
+        """`(names, value1, value2, ...)`: names shared, values shared where useful."""
         names = tuple(labels)
         shared_names = self._names.get(names)
         if shared_names is None:
@@ -36,7 +41,7 @@ class LabelInterner:
                 self._stats[name] = [0, 0]
             shared_names = self._names.setdefault(names, names)
         tables = self._values
-        values = []
+        values: list[object] = [shared_names]
         for name in shared_names:
             value = labels[name]
             table = tables[name]
@@ -51,7 +56,7 @@ class LabelInterner:
             else:
                 self._stats[name][0] += 1
             values.append(shared)
-        return shared_names, tuple(values)
+        return tuple(values)
 
 
 def _check(name: str, value: object) -> None:

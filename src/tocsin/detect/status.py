@@ -45,10 +45,9 @@ class TargetStatus:
         "_bits",
         "_count",
         "_flags",
-        "_names",
+        "_labels",
         "_rule",
         "_sched",
-        "_values",
         "fields",
         "last_observed",
         "latency",
@@ -67,8 +66,7 @@ class TargetStatus:
     last_observed: float | None
     latency: float | None
     fields: Mapping[str, float]
-    _names: tuple[str, ...]
-    _values: tuple[str, ...]
+    _labels: tuple[Any, ...]  # (names, value1, value2, ...), see detect.labels
     _bits: int
     _count: int
     _base: TargetState
@@ -78,7 +76,8 @@ class TargetStatus:
 
     @property
     def labels(self) -> dict[str, str]:
-        return dict(zip(self._names, self._values, strict=True))
+        lab = self._labels
+        return dict(zip(lab[0], lab[1:], strict=True))
 
     @property
     def flapping(self) -> bool:
