@@ -305,3 +305,24 @@ async def test_system_clock_timeout_path() -> None:
     assert not out.ok
     assert sink.attempts[0].error == "timed out after 0.05s"
     assert sink.attempts[0].retryable
+
+
+async def test_in_flight_limit_is_per_integration_and_queue_time_is_not_timeout(
+    clock: FakeClock,
+) -> None:
+    slow = Scripted(clock, deque([10.0] * 4), timeout=15.0)
+    other = Scripted(clock)
+    retrier = Retrier(clock, MemoryAttemptSink(), max_in_flight=2)
+    t0 = clock.now()
+    outs = await drive(
+        clock,
+        asyncio.gather(
+            *(retrier.deliver("slow[0]", slow, notification(group_key=f"g{i}"), t0 + 300)
+              for i in range(4)),
+            retrier.deliver("other[0]", other, notification(), t0 + 300),
+        ),
+    )  # fmt: skip
+    assert all(o.ok for o in outs)
+    assert all(o.attempts == 1 for o in outs)
+    assert [round(t - t0) for t, _ in slow.calls] == [0, 0, 10, 10]
+    assert [t - t0 for t, _ in other.calls] == [0.0]

@@ -187,7 +187,7 @@ class Retrier:
         limiter: RateLimiter | None = None,
         random: Callable[[], float] = _random.random,
         default_timeout: float = 30.0,
-        max_in_flight: int = 256,
+        max_in_flight: int = 64,
     ) -> None:
         self.clock = clock
         self.sink = sink
@@ -195,10 +195,14 @@ class Retrier:
         self.limiter = limiter
         self.random = random
         self.default_timeout = default_timeout
-        # Bounds attempts running at once, so that when thousands of groups
-        # flush together an attempt's timeout starts when it really starts,
-        # not while it queues behind the others.
-        self._in_flight = asyncio.Semaphore(max_in_flight)
+        # Bounds the attempts running at once per integration, so that when
+        # thousands of groups flush together an attempt's timeout starts when
+        # it really starts, not while it queues. Per integration, so a slow
+        # service only holds up its own queue.
+        self.max_in_flight = max_in_flight
+        # Keyed by identity: integrations live as long as their config, and
+        # need not be hashable.
+        self._slots: dict[int, asyncio.Semaphore] = {}
 
     async def deliver_receiver(
         self, integrations: Mapping[str, Integration], n: Notification, deadline: float
@@ -230,7 +234,7 @@ class Retrier:
             attempt += 1
             failure: DeliveryError | None = None
             result: DeliveryResult | None = None
-            async with self._in_flight:
+            async with self._slot(integration):
                 start = self.clock.now()
                 try:
                     result = await self._with_timeout(
@@ -257,6 +261,12 @@ class Retrier:
                 log.warning("delivery to %s/%s failed: %s", n.receiver, name, why)
                 return DeliveryOutcome(n.receiver, name, n.group_key, False, attempt, why)
             await self.clock.sleep(delay)
+
+    def _slot(self, integration: Integration) -> asyncio.Semaphore:
+        slot = self._slots.get(id(integration))
+        if slot is None:
+            slot = self._slots[id(integration)] = asyncio.Semaphore(self.max_in_flight)
+        return slot
 
     def _timeout_for(self, integration: Integration, now: float, deadline: float) -> float:
         timeout = integration.timeout or self.default_timeout
