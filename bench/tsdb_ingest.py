@@ -111,11 +111,17 @@ def main() -> None:
         lambda: db.select(cases['zone_up{importance="flagship"}'], now - 3_600_000, now), 5
     )
     print(f"select range 1h over {n // 3:,} series: {ms(rng_sel)}")
+    batch = timed(lambda: db.select_batch(cases["zone_up"], now - 300_000, now), 5)
+    print(f"select_batch 5m over {n:,} series (engine range-vector path): {ms(batch)}")
     try:
         from tocsin.promql import Engine
 
         eng = Engine()
-        for q in ("count by (venue) (zone_up == 0)", "sum(zone_up) / count(zone_up)"):
+        for q in (
+            "count by (venue) (zone_up == 0)",
+            "sum(zone_up) / count(zone_up)",
+            "sum by (venue) (max_over_time(zone_up[5m]))",
+        ):
             xs = timed(lambda q=q: eng.instant_query(db, q, now / 1000), 20)
             print(f"engine instant {q}: {ms(xs)}")
     except ImportError:

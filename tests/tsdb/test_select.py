@@ -164,3 +164,28 @@ def test_select_instant_table_grows_with_new_series_and_feeds_the_engine() -> No
     ]
     got = eng.instant_query(db, "sum(x)", 2.0).to_prometheus_json()["result"]
     assert got[0]["value"][1] == "8"
+
+
+@pytest.mark.parametrize(("mint", "maxt"), [(0, 10_000), (1000, 3000), (3500, 3900), (9000, 9999)])
+def test_select_batch_equals_select(db: TSDB, mint: int, maxt: int) -> None:
+    for matchers in ([_m("__name__", EQ, "zone_up")], [_m("zone", RE, "lob.*")]):
+        want = db.select(matchers, mint, maxt)
+        labels, ts, vs, off = db.select_batch(matchers, mint, maxt)
+        assert len(labels) == len(want) == len(off) - 1
+        for i, s in enumerate(want):
+            assert labels[i] == dict(s.labels)
+            assert ts[off[i] : off[i + 1]].tolist() == s.timestamps.tolist()
+            assert vs[off[i] : off[i + 1]].tolist() == s.values.tolist()
+
+
+def test_engine_range_functions_over_select_batch() -> None:
+    from tocsin.promql import Engine
+
+    db = TSDB().open()
+    labels = [{"__name__": "c", "i": str(i)} for i in range(4)]
+    for k in range(21):
+        db.append_batch(labels, 15_000 * k, np.array([k * (i + 1) for i in range(4)], float))
+    got = Engine().instant_query(db, "sum_over_time(c[1m])", 300.0).to_prometheus_json()
+    by_i = {s["metric"]["i"]: float(s["value"][1]) for s in got["result"]}
+    # (t - 60s, t] holds the samples at 255, 270, 285 and 300 s: k = 17..20.
+    assert by_i == {str(i): float(sum(k * (i + 1) for k in range(17, 21))) for i in range(4)}

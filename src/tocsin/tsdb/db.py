@@ -284,6 +284,38 @@ class TSDB:
             return LabelRows(table.n, dict(table.cols)), vals, ts
         return LabelRows.of(table.take(pos)), vals, ts
 
+    def select_batch(
+        self, matchers: Sequence[LabelMatcher], mint_ms: int, maxt_ms: int
+    ) -> tuple[LabelRows, I64, F64, npt.NDArray[np.intp]]:
+        """`select` flattened for the engine: (labels, timestamps, values, offsets).
+
+        Samples of series i are at offsets[i]:offsets[i+1]; only series with
+        samples in [mint, maxt] are included.
+        """
+        if self._store is not None and mint_ms < self._head_floor:
+            data = self.select(matchers, mint_ms, maxt_ms)
+            counts = np.array([len(s.timestamps) for s in data], dtype=np.intp)
+            off = np.zeros(len(data) + 1, dtype=np.intp)
+            np.cumsum(counts, out=off[1:])
+            return (
+                LabelRows.of(LabelTable.from_dicts([s.labels for s in data])),
+                np.concatenate([s.timestamps for s in data]) if data else np.zeros(0, np.int64),
+                np.concatenate([s.values for s in data]) if data else np.zeros(0),
+                off,
+            )
+        with self._lock:
+            refs = self.index.select(matchers)
+            table = self._tables.get(tuple(matchers), refs, self.index.labels_of)
+            pos, counts, ts, vs = self.head.gather(refs, int(mint_ms), int(maxt_ms))
+        off = np.zeros(len(pos) + 1, dtype=np.intp)
+        np.cumsum(counts, out=off[1:])
+        labels = (
+            LabelRows(table.n, dict(table.cols))
+            if len(pos) == len(refs)
+            else LabelRows.of(table.take(pos))
+        )
+        return labels, ts, vs, off
+
     def label_names(self, matchers: Sequence[LabelMatcher] = ()) -> list[str]:
         with self._lock:
             if not matchers:

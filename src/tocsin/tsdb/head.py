@@ -213,6 +213,38 @@ class Head:
         self._sync_columns(ref, cur_ts, cur_vs)
         self.samples += len(ts)
 
+    def gather(self, refs: I64, mint: int, maxt: int) -> tuple[I64, I64, I64, F64]:
+        """Samples in [mint, maxt] of `refs`, concatenated.
+
+        Returns (positions into `refs` of series with samples, their sample
+        counts, timestamps, values).
+        """
+        pos: list[int] = []
+        counts: list[int] = []
+        t_parts: list[bytes] = []
+        v_parts: list[bytes] = []
+        tss, vss = self._ts, self._vs
+        n = len(tss)
+        left, right = bisect.bisect_left, bisect.bisect_right
+        for i, ref in enumerate(refs.tolist()):
+            ts = tss[ref] if ref < n else None
+            if not ts or ts[-1] < mint or ts[0] > maxt:
+                continue
+            lo = left(ts, mint)
+            hi = right(ts, maxt)
+            if hi <= lo:
+                continue
+            pos.append(i)
+            counts.append(hi - lo)
+            t_parts.append(ts[lo:hi].tobytes())
+            v_parts.append(vss[ref][lo:hi].tobytes())
+        return (
+            np.asarray(pos, dtype=np.int64),
+            np.asarray(counts, dtype=np.int64),
+            np.frombuffer(b"".join(t_parts), dtype=np.int64),
+            np.frombuffer(b"".join(v_parts), dtype=np.float64),
+        )
+
     def block(self, start: int, end: int) -> tuple[I64, I64, I64, F64]:
         """Every series' samples in [start, end], concatenated.
 
