@@ -27,7 +27,11 @@ from tocsin.templating.alertmanager import (
     build_template_data,
     default_templates_text,
 )
-from tocsin.templating.prometheus import expand_alert_template, prometheus_funcs
+from tocsin.templating.prometheus import (
+    AlertTemplateExpander,
+    expand_alert_template,
+    prometheus_funcs,
+)
 
 SIMPLE = "{{ $labels.zone }} in {{ $labels.venue }} is down"
 TYPICAL = (
@@ -137,6 +141,21 @@ def main() -> None:
     print()
     print(f"fleet: {n:,} alerts x 2 annotations: {wall:.2f} s wall, {cpu:.2f} s CPU")
     print(f"       {2 * n / cpu:,.0f} expansions per CPU second")
+
+    # The same fleet through AlertTemplateExpander: the simple annotation
+    # reads only labels and is served from memory after the first evaluation.
+    expander = AlertTemplateExpander({}, "", None)
+    fleet = [{**LABELS, "zone": f"zone-{i}"} for i in range(n)]
+    for evaluation in (1, 2):
+        start_cpu = time.process_time()
+        for i, labels in enumerate(fleet):
+            expander.expand(SIMPLE, labels, 0.0, 1.7e9, labels_key=i)
+            expander.expand(TYPICAL, labels, 0.0, 1.7e9, labels_key=i)
+        cpu = time.process_time() - start_cpu
+        print(
+            f"expander, evaluation {evaluation}: {cpu:.2f} s CPU "
+            f"({2 * n / cpu:,.0f} annotations per CPU second)"
+        )
 
 
 if __name__ == "__main__":

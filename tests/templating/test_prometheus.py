@@ -360,3 +360,55 @@ def test_check_alert_template() -> None:
     check_alert_template("{{ $labels.instance }} {{ $value }}")
     with pytest.raises(TemplateParseError, match="unexpected EOF"):
         check_alert_template("{{ if $value }}x")
+
+
+LABELS_ONLY: list[tuple[str, bool]] = [
+    ("no templating", True),
+    ("{{ $labels.zone }} in {{ .Labels.venue }}", True),
+    ("{{ $externalLabels.region }} {{ $externalURL }} {{ $.Labels.x }}", True),
+    ("{{ range $k, $v := $labels }}{{ $k }}={{ $v }}{{ end }}", True),
+    ("{{ $labels.instance | stripPort | toUpper }}", True),
+    ("{{ $value }}", False),
+    ("{{ .Value | humanize }}", False),
+    ("{{ $.Value }}", False),
+    ("{{ $ }}", False),
+    ("{{ . }}", False),
+    ('{{ query "up" | len }}', False),
+    ("{{ now }}", False),
+    ('{{ define "x" }}{{ . }}{{ end }}{{ template "x" $labels }}', False),
+    ("{{ if gt $value 1.0 }}high{{ end }}", False),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), LABELS_ONLY, ids=[c[0] for c in LABELS_ONLY])
+def test_depends_only_on_labels(text: str, expected: bool) -> None:
+    from tocsin.templating.prometheus import depends_only_on_labels
+
+    assert depends_only_on_labels(text) is expected
+
+
+def test_fleet_expander_memoises_label_only_templates() -> None:
+    from tocsin.templating.prometheus import AlertTemplateExpander
+
+    queries: list[str] = []
+
+    def query(expr: str) -> list[Any]:
+        queries.append(expr)
+        return [({"__name__": "x"}, 2.0)]
+
+    expander = AlertTemplateExpander({"region": "eu"}, "http://t", query)
+    labels = {"zone": "lobby"}
+    static = "{{ $labels.zone }} in {{ $externalLabels.region }}"
+    dynamic = '{{ $value }} / {{ query "x" | first | value }}'
+    assert expander.expand(static, labels, 1.0) == "lobby in eu"
+    assert expander.expand(static, labels, 2.0) == "lobby in eu"
+    assert expander.expand(static, {"zone": "bar"}, 2.0) == "bar in eu"
+    assert expander.expand(dynamic, labels, 1.0) == "1 / 2"
+    assert expander.expand(dynamic, labels, 3.5) == "3.5 / 2"
+    assert queries == ["x", "x"]
+    assert expander.expand(static, labels, 9.0, labels_key=42) == "lobby in eu"
+    assert expander.expand("{{ $labels.zone | nothere }}", labels, errors="inline").startswith(
+        "<error expanding template: "
+    )
+    with pytest.raises(TemplateParseError):
+        expander.expand("{{ $labels.zone | nothere }}", labels)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from tocsin.templating.errors import TemplateError
@@ -31,6 +31,20 @@ from tocsin.templating.gotext import (
     title,
 )
 from tocsin.templating.gotime import GoDuration, GoTime, parse_go_duration
+from tocsin.templating.nodes import (
+    ActionNode,
+    BranchNode,
+    ChainNode,
+    CommandNode,
+    DotNode,
+    FieldNode,
+    IdentifierNode,
+    ListNode,
+    Node,
+    PipeNode,
+    TemplateNode,
+    VariableNode,
+)
 from tocsin.templating.template import TemplateSet
 
 
@@ -453,3 +467,150 @@ def check_alert_template(text: str, *, name: str = "__alert") -> None:
 def samples(items: Sequence[tuple[Mapping[str, str], float]]) -> QueryResult:
     """Build a query result from (labels, value) pairs, for tests and callers."""
     return QueryResult(Sample(labels, v) for labels, v in items)
+
+
+# --- expansion for fleets ----------------------------------------------------------
+
+# Functions whose result depends on the evaluation rather than the labels.
+_EVALUATION_FUNCS = frozenset({"query", "now", "tmpl"})
+
+
+def _children(node: Node) -> Iterator[Node]:
+    if isinstance(node, ListNode):
+        yield from node.nodes
+    elif isinstance(node, ActionNode):
+        yield node.pipe
+    elif isinstance(node, PipeNode):
+        yield from node.decl
+        yield from node.cmds
+    elif isinstance(node, CommandNode):
+        yield from node.args
+    elif isinstance(node, BranchNode):
+        yield node.pipe
+        yield node.list
+        if node.else_list is not None:
+            yield node.else_list
+    elif isinstance(node, TemplateNode):
+        if node.pipe is not None:
+            yield node.pipe
+    elif isinstance(node, ChainNode):
+        yield node.node
+
+
+def _reads_evaluation(node: Node) -> bool:
+    """Whether a subtree may read $value, dot as a whole, or evaluation-bound functions.
+
+    Conservative: any use of dot (which is the alert data at the top level)
+    counts, even inside range/with where dot is something else.
+    """
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, DotNode):
+            return True
+        if isinstance(n, VariableNode) and (
+            n.ident[0] == "$value"
+            or (n.ident[0] == "$" and (len(n.ident) == 1 or n.ident[1] == "Value"))
+        ):
+            return True
+        if isinstance(n, FieldNode) and n.ident[0] == "Value":
+            return True
+        if isinstance(n, IdentifierNode) and n.name in _EVALUATION_FUNCS:
+            return True
+        stack.extend(_children(n))
+    return False
+
+
+def depends_only_on_labels(text: str, *, name: str = "__alert") -> bool:
+    """True if an alert template's output is fixed by its labels (and external labels/URL).
+
+    Such a template (no ``$value``, ``.Value``, ``query``, ``now``, ``tmpl``,
+    nor dot as a whole) expands to the same text for the same label set, so
+    callers may reuse the result across evaluations. Raises
+    TemplateParseError for an invalid template.
+    """
+    if "{{" not in text:
+        return True
+    trees = _ALERT_SET.parse_text(text, name=name, variables=_ALERT_VARS)
+    return not any(_reads_evaluation(tree.root) for tree in trees.values())
+
+
+class AlertTemplateExpander:
+    """Expands alert templates for a whole fleet, reusing results that cannot change.
+
+    Bound to one rule group's external labels, external URL and query
+    engine. A template that depends only on labels (see
+    `depends_only_on_labels`) is expanded once per label set and then served
+    from memory; the others are expanded on every call. `labels_key` lets a
+    caller that already identifies label sets (a series fingerprint) skip
+    hashing the labels. The memo holds at most `max_entries` results and is
+    dropped wholesale when full.
+    """
+
+    def __init__(
+        self,
+        external_labels: Mapping[str, str] | None = None,
+        external_url: str = "",
+        query_fn: QueryFunc | None = None,
+        *,
+        max_entries: int = 200_000,
+    ) -> None:
+        self.external_labels = dict(external_labels or {})
+        self.external_url = external_url
+        self.query_fn = query_fn
+        self.max_entries = max_entries
+        self._labels_only: dict[tuple[str, str], bool] = {}
+        self._memo: dict[tuple[str, str, Any], str] = {}
+
+    def expand(
+        self,
+        text: str,
+        labels: Mapping[str, str],
+        value: float = 0.0,
+        timestamp: float = 0.0,
+        *,
+        name: str = "__alert",
+        errors: Literal["raise", "inline"] = "raise",
+        labels_key: Any = None,
+    ) -> str:
+        if "{{" not in text:
+            return text
+        kind = (name, text)
+        labels_only = self._labels_only.get(kind)
+        if labels_only is None:
+            try:
+                labels_only = depends_only_on_labels(text, name=name)
+            except TemplateError:
+                labels_only = False  # let expansion report the error as asked
+            self._labels_only[kind] = labels_only
+        if not labels_only:
+            return self._expand(text, labels, value, timestamp, name, errors)
+        key = (name, text, labels_key if labels_key is not None else frozenset(labels.items()))
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._expand(text, labels, value, timestamp, name, errors)
+            if len(self._memo) >= self.max_entries:
+                self._memo.clear()
+            self._memo[key] = hit
+        return hit
+
+    def _expand(
+        self,
+        text: str,
+        labels: Mapping[str, str],
+        value: float,
+        timestamp: float,
+        name: str,
+        errors: Literal["raise", "inline"],
+    ) -> str:
+        return expand_alert_template(
+            text,
+            labels,
+            self.external_labels,
+            value,
+            self.external_url,
+            self.query_fn,
+            timestamp,
+            name=name,
+            errors=errors,
+        )
