@@ -38,5 +38,26 @@ def promql(
         raise typer.Exit(1)
 
 
+@test_app.command("rules")
+def rules(
+    files: list[Path] = typer.Argument(..., help="promtool rule unit test files (*.yml)"),
+    run: list[str] = typer.Option(
+        None, "--run", help="Only test groups whose name matches this regex (repeatable)."
+    ),
+    ignore_unknown_fields: bool = typer.Option(
+        False, "--ignore-unknown-fields", help="Ignore unknown fields in the rule files."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Print debug output and a data dump."),
+) -> None:
+    """Run rule unit tests in `promtool test rules` format."""
+    import re
+
+    from tocsin.rules.ruletest import Options, run_files
+
+    pattern = re.compile("|".join(run)) if run else None
+    opts = Options(run=pattern, ignore_unknown_fields=ignore_unknown_fields, debug=debug)
+    raise typer.Exit(run_files([str(f) for f in files], opts))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(test_app, name="test")
