@@ -44,20 +44,31 @@ def tables(store: Store) -> set[str]:
         return set(sa.inspect(conn).get_table_names())
 
 
+def core() -> list[Component]:
+    return [c for c in discover() if c.name == "core"]
+
+
 def test_core_migration_creates_tables_once(backend: Backend) -> None:
     store = backend.open()
     assert store.schema_versions() == {}
-    assert store.migrate() == ["core:1"]
-    assert store.migrate() == []
+    assert store.migrate(core()) == ["core:1"]
+    assert store.migrate(core()) == []
     assert store.schema_versions() == {"core": 1}
     assert tables(store) >= {"schema_migrations", "events", "target_state", "source_state", "kv"}
 
 
+def test_default_applies_every_discovered_component(backend: Backend) -> None:
+    store = backend.open()
+    expected = [f"{c.name}:{m.version}" for c in discover() for m in c.migrations]
+    assert expected[0] == "core:1"
+    assert store.migrate() == expected
+    assert store.migrate() == []
+
+
 def test_components_add_steps_later(backend: Backend) -> None:
     store = backend.open()
-    core = discover()
-    assert store.migrate([*core, WIDGETS_V1]) == ["core:1", "widgets:1"]
-    assert store.migrate([*core, WIDGETS_V2]) == ["widgets:2"]
+    assert store.migrate([*core(), WIDGETS_V1]) == ["core:1", "widgets:1"]
+    assert store.migrate([*core(), WIDGETS_V2]) == ["widgets:2"]
     assert store.schema_versions() == {"core": 1, "widgets": 2}
     with store.engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO widgets (id, name) VALUES (1, 'w')"))
@@ -102,7 +113,7 @@ def test_concurrent_migrate_applies_each_step_once(backend: Backend) -> None:
 
     def run(store: Store) -> None:
         try:
-            results.append(store.migrate([*discover(), WIDGETS_V2]))
+            results.append(store.migrate([*core(), WIDGETS_V2]))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -170,11 +181,11 @@ def test_example_in_the_docs_migrates(backend: Backend) -> None:
     exec(compile(code, "docs/storage.md", "exec"), namespace)
     component = Component(str(namespace["COMPONENT"]), namespace["MIGRATIONS"])  # type: ignore[arg-type]
     store = backend.open()
-    assert store.migrate([*discover(), component]) == ["core:1", "alerting:1", "alerting:2"]
+    assert store.migrate([*core(), component]) == ["core:1", "maintenance:1", "maintenance:2"]
     with store.engine.begin() as conn:
         conn.execute(
             sa.text(
-                "INSERT INTO alerting_silences (id, matchers, starts_at, ends_at, comment) "
-                "VALUES ('s1', '{}', 1, 2, 'maintenance')"
+                "INSERT INTO maintenance_windows (id, selector, starts_at, ends_at, comment) "
+                "VALUES ('w1', '{}', 1, 2, 'new switch')"
             )
         )

@@ -7,7 +7,7 @@ from tocsin.detect.config import DetectionConfig
 from tocsin.detect.detector import Detector
 from tocsin.sources.types import Observation, SweepResult
 
-from .conftest import Backend
+from .conftest import Backend, core_components
 
 CONFIG = DetectionConfig.model_validate(
     {
@@ -65,7 +65,7 @@ def test_restart_round_trip_is_silent(backend: Backend, clock: FakeClock) -> Non
     assert states == {"up", "down", "flapping", "expected_off", "unknown"}
 
     store = backend.open()
-    store.migrate()
+    store.migrate(core_components())
     snap = before.export()
     store.save_target_states(snap.targets)
     store.save_source_states(snap.sources)
@@ -112,7 +112,7 @@ def test_restored_targets_do_not_re_alert(backend: Backend, clock: FakeClock) ->
     for i in range(8):
         before.observe_sweep(sweep(clock, i))
     store = backend.open()
-    store.migrate()
+    store.migrate(core_components())
     store.save_target_states(before.export().targets)
     after = Detector(CONFIG, clock)
     after.restore(store.load_target_states())

@@ -13,7 +13,7 @@ from tocsin.clock import FakeClock
 from tocsin.detect.types import SourceState, TargetState
 from tocsin.storage import StorageError, Store
 
-from .conftest import Backend
+from .conftest import Backend, core_components
 
 
 @dataclass
@@ -159,12 +159,12 @@ def test_kv(store: Store, clock: FakeClock) -> None:
 
 def test_state_survives_reopen(backend: Backend) -> None:
     first = backend.open()
-    first.migrate()
+    first.migrate(core_components())
     first.kv_put("ns", "k", [1])
     first.append_events([Ev(1.0, "a", "down")])
     first.close()
     second = backend.open()
-    assert second.migrate() == []
+    assert second.migrate(core_components()) == []
     assert second.kv_get("ns", "k") == [1]
     assert len(second.events()) == 1
 
