@@ -416,7 +416,9 @@ class AlertTemplateData:
 _ALERT_VARS = ("$labels", "$externalLabels", "$externalURL", "$value")
 # One shared set parses (and caches) every alert text; the evaluation-bound
 # functions read the per-call _Evaluation from the executor state.
-_ALERT_SET = TemplateSet({**_STATIC_FUNCS, **_CONTEXT_FUNCS}, missingkey="zero")
+_ALERT_SET = TemplateSet(
+    {**_STATIC_FUNCS, **_CONTEXT_FUNCS}, missingkey="zero", text_cache_size=16_384
+)
 
 
 def expand_alert_template(
