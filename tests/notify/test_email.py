@@ -217,3 +217,27 @@ def test_password_and_file_exclude_each_other(deps: IntegrationDeps) -> None:
            "auth_password_file": "/f"}  # fmt: skip
     with pytest.raises(ConfigError, match="mutually exclusive"):
         email_notify.build(cfg, deps)
+
+
+async def test_envelope_follows_to_even_when_header_is_overridden(deps: IntegrationDeps) -> None:
+    with SmtpServer() as server:
+        integ = email_notify.build(
+            config(server, to="real@example.com", headers={"To": "everyone@example.com"}), deps
+        )
+        await integ.notify(notification())
+    [got] = server.handler.received
+    assert got.rcpt_tos == ["real@example.com"]
+    assert parse(got.data)["To"] == "everyone@example.com"
+
+
+async def test_partial_refusal_is_in_the_attempt_detail(deps: IntegrationDeps, clock) -> None:
+    from tocsin.notify.retry import MemoryAttemptSink, Retrier
+
+    sink = MemoryAttemptSink()
+    with SmtpServer() as server:
+        integ = email_notify.build(config(server, to="a@x.org, refuse@x.org"), deps)
+        out = await Retrier(clock, sink).deliver(
+            "email[0]", integ, notification(), clock.now() + 60
+        )
+    assert out.ok
+    assert "refuse@x.org (550)" in sink.attempts[0].detail

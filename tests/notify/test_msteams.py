@@ -67,3 +67,20 @@ async def test_unsigned_url_is_refused_permanently(deps: IntegrationDeps) -> Non
 def test_requires_url(deps: IntegrationDeps) -> None:
     with pytest.raises(ConfigError, match="webhook_url"):
         msteams.build({"title": "x"}, deps)
+
+
+async def test_msteams_kind_uses_its_own_default_templates(deps: IntegrationDeps) -> None:
+    from tocsin.notify import registry
+
+    async with FakeTeams() as teams:
+        integ = registry.build_integration("msteams", {"webhook_url": teams.url + PATH}, deps)
+        await integ.notify(notification())
+        await integ.aclose()
+    assert integ.kind == "msteams"
+    assert teams.problems == []
+    texts = [b.get("text") for b in teams.last.json["attachments"][0]["content"]["body"]]
+    assert texts[:3] == [
+        "[msteams.default.title:FIRING:1]",
+        "[msteams.default.summary:FIRING:1]",
+        "[msteams.default.text:FIRING:1]",
+    ]

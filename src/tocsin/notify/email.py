@@ -138,8 +138,10 @@ class EmailIntegration:
 
     async def notify(self, n: Notification) -> DeliveryResult:
         msg = self.message(n)
-        sender = parseaddr(str(msg["From"]))[1]
-        recipients = [addr for _, addr in getaddresses([str(msg["To"])]) if addr]
+        # The envelope follows the `to`/`from` fields, whatever the headers say.
+        sender = parseaddr(_one_line(self._r(self.config.from_, n, "from")))[1]
+        to = _one_line(self._r(self.config.to, n, "to"))
+        recipients = [addr for _, addr in getaddresses([to]) if addr]
         if not sender or not recipients:
             raise DeliveryFailure("email: From or To has no address", retryable=False)
         smtp = aiosmtplib.SMTP(

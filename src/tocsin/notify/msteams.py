@@ -117,3 +117,15 @@ class TeamsIntegration:
 
 def build(data: Any, deps: IntegrationDeps, where: str = "msteamsv2_configs") -> TeamsIntegration:
     return TeamsIntegration(parse_config(TeamsConfig, data, where), deps, where)
+
+
+def build_v1(data: Any, deps: IntegrationDeps, where: str = "msteams_configs") -> TeamsIntegration:
+    """`msteams_configs`: same card, with Alertmanager's msteams default templates."""
+    config = parse_config(TeamsConfig, data, where)
+    given = data if isinstance(data, dict) else {}
+    for name in ("title", "summary", "text"):
+        if given.get(name) is None:
+            setattr(config, name, f'{{{{ template "msteams.default.{name}" . }}}}')
+    integration = TeamsIntegration(config, deps, where)
+    integration.kind = "msteams"
+    return integration

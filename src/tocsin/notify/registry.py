@@ -20,11 +20,12 @@ class Builder(Protocol):
     def __call__(self, data: Any, deps: IntegrationDeps, where: str) -> Integration: ...
 
 
-# kind -> module. The receiver key is f"{kind}_configs", as in Alertmanager.
+# kind -> "module" (its `build`) or "module:function". The receiver key is
+# f"{kind}_configs", as in Alertmanager.
 KINDS: dict[str, str] = {
     "webhook": "tocsin.notify.webhook",
     "slack": "tocsin.notify.slack",
-    "msteams": "tocsin.notify.msteams",
+    "msteams": "tocsin.notify.msteams:build_v1",
     "msteamsv2": "tocsin.notify.msteams",
     "email": "tocsin.notify.email",
     "pagerduty": "tocsin.notify.pagerduty",
@@ -50,7 +51,8 @@ def builder(kind: str) -> Builder:
         module = KINDS[kind]
     except KeyError:
         raise KeyError(f"unknown integration kind {kind!r}; known: {', '.join(kinds())}") from None
-    build: Builder = importlib.import_module(module).build
+    module, _, function = module.partition(":")
+    build: Builder = getattr(importlib.import_module(module), function or "build")
     return build
 
 

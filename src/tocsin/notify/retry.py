@@ -146,6 +146,7 @@ class DeliveryAttempt:
     error: str
     status_code: int | None
     final: bool
+    detail: str = ""
 
 
 class AttemptSink(Protocol):
@@ -329,6 +330,7 @@ class Retrier:
             error=error,
             status_code=getattr(outcome, "status_code", None),
             final=final,
+            detail=outcome.detail if isinstance(outcome, DeliveryResult) else "",
         )
         try:
             await self.sink.record(record)
