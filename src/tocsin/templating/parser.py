@@ -242,15 +242,14 @@ class _Parser:
             if tok.kind is T.EOF:
                 break
             if tok.kind is T.LEFT:
+                start = self.i
                 self.next()
                 kw = self.peek_non_space()
                 if kw.kind is T.KEYWORD and kw.val == "define":
                     self.next()
                     self.parse_definition()
                     continue
-                self.i -= 1
-                while self.tokens[self.i].kind is not T.LEFT:
-                    self.i -= 1
+                self.i = start
             node = self.text_or_action()
             if isinstance(node, _End | _Else):
                 raise self.error(f"unexpected {node}", node.tok)
