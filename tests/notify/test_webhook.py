@@ -147,3 +147,30 @@ async def test_http_config_basic_auth_is_sent(deps: IntegrationDeps) -> None:
         await integ.notify(notification())
         await integ.aclose()
     assert hook.last.headers["Authorization"] == "Basic dTpw"
+
+
+@pytest.mark.parametrize(
+    ("given", "seconds"),
+    [("10s", 10.0), ("1m30s", 90.0), ("500ms", 0.5), ("2h", 7200.0), (5, 5.0), (0.25, 0.25)],
+)
+def test_timeout_accepts_durations(deps: IntegrationDeps, given: object, seconds: float) -> None:
+    integ = webhook.build({"url": "http://x", "timeout": given}, deps)
+    assert integ.timeout == seconds
+
+
+@pytest.mark.parametrize("given", ["10", "ten seconds", "1m-5s", ""])
+def test_bad_duration_is_named(deps: IntegrationDeps, given: str) -> None:
+    with pytest.raises(ConfigError, match="not a duration") as err:
+        webhook.build({"url": "http://x", "timeout": given}, deps)
+    assert err.value.problems[0].field == "timeout"
+
+
+def test_tls_versions_and_proxy_from_environment(deps: IntegrationDeps) -> None:
+    cfg = {
+        "url": "http://x",
+        "http_config": {"tls_config": {"min_version": "TLS12"}, "proxy_from_environment": True},
+    }
+    webhook.build(cfg, deps)
+    cfg["http_config"] = {"tls_config": {"min_version": "SSL3"}}
+    with pytest.raises(ConfigError, match="TLS12"):
+        webhook.build(cfg, deps)

@@ -9,6 +9,7 @@ or wrong types with a message naming the field.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -54,6 +55,27 @@ def _describe(tp: Any) -> str:
     return " or ".join(names)
 
 
+_DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Prometheus duration such as `30s`, `1m30s` or `500ms`."""
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(text):
+        if m.start() != pos:
+            break
+        total += int(m[1]) * _UNIT[m[2]]
+        pos = m.end()
+    if pos != len(text) or not text:
+        raise ValueError(f"not a duration: {text!r} (expected e.g. 30s, 1m30s, 500ms)")
+    return total
+
+
+def _is_number(tp: Any) -> bool:
+    return tp is float or float in typing.get_args(tp)
+
+
 def parse_config(cls: type[C], data: Mapping[str, Any] | C, where: str) -> C:
     """Build config dataclass `cls` from `data`; `where` names it in errors.
 
@@ -73,6 +95,12 @@ def parse_config(cls: type[C], data: Mapping[str, Any] | C, where: str) -> C:
             continue
         if value is None:
             continue
+        if isinstance(value, str) and _is_number(hints[key]):
+            try:
+                value = parse_duration(value)
+            except ValueError as e:
+                problems.append(ConfigProblem(where, None, key, str(e)))
+                continue
         if not _accepts(hints[key], value):
             problems.append(
                 ConfigProblem(where, None, key, f"expected {_describe(hints[key])}, got {value!r}")

@@ -30,8 +30,20 @@ _KNOWN_HTTP_CONFIG = {
     "tls_config",
     "follow_redirects",
     "proxy_url",
+    "proxy_from_environment",
+    "no_proxy",
     "enable_http2",
 }
+_TLS_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
+_TLS_FIELDS = {
+    "ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify", "min_version",
+    "max_version",
+}  # fmt: skip
 
 
 @functools.cache
@@ -44,7 +56,7 @@ def tls_context(tls: Mapping[str, Any] | None, where: str) -> ssl.SSLContext:
     """An SSLContext from an Alertmanager `tls_config` (the default when unset)."""
     if not tls:
         return default_tls()
-    unknown = set(tls) - {"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"}
+    unknown = set(tls) - _TLS_FIELDS
     if unknown:
         raise problem(where, "tls_config", f"unknown field(s): {', '.join(sorted(unknown))}")
     try:
@@ -53,6 +65,13 @@ def tls_context(tls: Mapping[str, Any] | None, where: str) -> ssl.SSLContext:
             ctx.load_cert_chain(tls["cert_file"], tls.get("key_file") or None)
     except (OSError, ssl.SSLError) as e:
         raise problem(where, "tls_config", f"cannot load certificates: {e}") from e
+    for key, attr in (("min_version", "minimum_version"), ("max_version", "maximum_version")):
+        if tls.get(key):
+            if tls[key] not in _TLS_VERSIONS:
+                raise problem(
+                    where, f"tls_config.{key}", f"must be one of {', '.join(_TLS_VERSIONS)}"
+                )
+            setattr(ctx, attr, _TLS_VERSIONS[tls[key]])
     if tls.get("insecure_skip_verify"):
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -89,7 +108,11 @@ def make_client(
     verify = tls_context(cfg.get("tls_config"), where)
     proxy = cfg.get("proxy_url") or None
     if transport is None:
-        transport = AiohttpTransport(ssl_context=verify, proxy=proxy)
+        transport = AiohttpTransport(
+            ssl_context=verify,
+            proxy=proxy,
+            trust_env=bool(cfg.get("proxy_from_environment")),
+        )
     return httpx.AsyncClient(
         transport=transport,
         timeout=timeout,

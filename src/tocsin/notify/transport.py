@@ -36,9 +36,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         *,
         ssl_context: ssl.SSLContext | None = None,
         proxy: str | None = None,
+        trust_env: bool = False,
         limit: int = 100,
     ) -> None:
         self._ssl = ssl_context
+        self._trust_env = trust_env
         self._proxy = proxy
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
@@ -50,6 +52,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 connector=connector,
                 auto_decompress=True,
                 skip_auto_headers=("User-Agent", "Content-Type"),
+                trust_env=self._trust_env,  # HTTP(S)_PROXY and NO_PROXY from the environment
             )
         return self._session
 
