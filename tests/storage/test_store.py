@@ -216,3 +216,27 @@ def test_database_errors_become_storage_errors(backend: Backend) -> None:
 def test_engine_is_shared_for_other_modules(store: Store) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM kv")).scalar() == 0
+
+
+def test_in_memory_store_is_shared_and_thread_safe(clock: FakeClock) -> None:
+    store = Store("sqlite://", clock=clock)
+    store.migrate(core_components())
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(30):
+                store.kv_put("mem", f"{n}-{i}", i)
+                assert store.kv_get("mem", f"{n}-{i}") == i
+                store.events(limit=5)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(store.kv_items("mem")) == 180
+    store.close()

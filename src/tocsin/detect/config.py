@@ -7,7 +7,6 @@ at 23:00 on a Saturday.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -36,15 +35,13 @@ class DownAfter(_Strict):
 
 
 class Selector(_Strict):
-    """Which targets a rule applies to: label equality, optionally per source."""
+    """Which targets a rule applies to: label equality, optionally per source.
+
+    Evaluated by the detector (`detector._Match`), compiled for its hot loop.
+    """
 
     match: dict[str, str] = Field(default_factory=dict)
     sources: list[str] | None = None
-
-    def matches(self, source: str, labels: Mapping[str, str]) -> bool:
-        if self.sources is not None and source not in self.sources:
-            return False
-        return all(labels.get(k) == v for k, v in self.match.items())
 
 
 class ConfirmRule(Selector):

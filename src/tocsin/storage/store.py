@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,7 @@ class Store:
     def __init__(self, url: str, *, clock: Clock | None = None, schema: str | None = None) -> None:
         self._clock = clock or SystemClock()
         self._lock = threading.RLock()
+        self._read_lock: AbstractContextManager[Any] = nullcontext()
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
@@ -85,6 +86,7 @@ class Store:
             kwargs["connect_args"] = {"check_same_thread": False}
             if memory:
                 kwargs["poolclass"] = StaticPool
+                self._read_lock = self._lock
         else:
             kwargs["pool_pre_ping"] = True
         try:
@@ -173,7 +175,7 @@ class Store:
             q = q.where(events.c.at >= since)
         if before_id is not None:
             q = q.where(events.c.id < before_id)
-        with self._errors("read events"), self._engine.connect() as conn:
+        with self._errors("read events"), self._read() as conn:
             return [EventRow(**row._mapping) for row in conn.execute(q)]
 
     def prune_events(self, before: float) -> int:
@@ -210,7 +212,7 @@ class Store:
         if source is not None:
             q = q.where(target_state.c.source == source)
         loads = orjson.loads
-        with self._errors("load target states"), self._engine.connect() as conn:
+        with self._errors("load target states"), self._read() as conn:
             # JSON is decoded here rather than per column by SQLAlchemy: far
             # cheaper when 100,000 targets come back at start-up.
             return [
@@ -245,14 +247,14 @@ class Store:
         return len(rows)
 
     def load_source_states(self) -> list[SourceRow]:
-        with self._errors("load source states"), self._engine.connect() as conn:
+        with self._errors("load source states"), self._read() as conn:
             return [SourceRow(**row._mapping) for row in conn.execute(sa.select(source_state))]
 
     # -- key-value -------------------------------------------------------
 
     def kv_get(self, namespace: str, key: str, default: Any = None) -> Any:
         q = sa.select(kv.c.value).where(kv.c.namespace == namespace, kv.c.key == key)
-        with self._errors("read kv"), self._engine.connect() as conn:
+        with self._errors("read kv"), self._read() as conn:
             row = conn.execute(q).first()
         return default if row is None else row[0]
 
@@ -268,7 +270,7 @@ class Store:
 
     def kv_items(self, namespace: str) -> dict[str, Any]:
         q = sa.select(kv.c.key, kv.c.value).where(kv.c.namespace == namespace)
-        with self._errors("read kv"), self._engine.connect() as conn:
+        with self._errors("read kv"), self._read() as conn:
             return {str(k): v for k, v in conn.execute(q)}
 
     # -- internals -------------------------------------------------------
@@ -317,6 +319,13 @@ class Store:
         with self._write(what) as conn:
             for start in range(0, len(rows), BATCH):
                 conn.exec_driver_sql(sql, rows[start : start + BATCH])
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        # An in-memory database is one connection shared by every thread:
+        # reads must queue behind writes there. Elsewhere reads run freely.
+        with self._read_lock, self._engine.connect() as conn:
+            yield conn
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Connection]:
