@@ -233,6 +233,13 @@ def check_blocks(blocks: Any, where: str = "blocks") -> list[str]:
                 out.append(f"{at} section has neither text nor fields")
             if "text" in b:
                 out += _check_text(b["text"], f"{at}.text", 3000)
+            if "accessory" in b:
+                acc = b["accessory"]
+                if acc.get("type") == "image" and not (
+                    _is_str(acc.get("image_url"), 3000, empty=False)
+                    and _is_str(acc.get("alt_text"), 2000, empty=False)
+                ):
+                    out.append(f"{at}.accessory image needs image_url and alt_text")
             if "fields" in b:
                 fields = b["fields"]
                 if not isinstance(fields, list) or not 1 <= len(fields) <= 10:

@@ -184,6 +184,7 @@ async def test_fields_actions_and_limits_make_valid_blocks(deps: IntegrationDeps
             {"type": "button", "text": "Silence", "url": "{{ .ExternalURL }}/silences"},
         ],
         "image_url": "http://img/x.png",
+        "thumb_url": "http://img/t.png",
     }
     async with FakeSlack() as fake:
         cfg["api_url"] = fake.url + "/services/T0/B0/X"
@@ -194,6 +195,8 @@ async def test_fields_actions_and_limits_make_valid_blocks(deps: IntegrationDeps
     blocks = fake.last.json["blocks"]
     assert check_blocks(blocks) == []
     assert blocks[0]["text"]["text"] == "*<http://tocsin.local|ZoneDown>*"
+    assert blocks[0]["accessory"]["image_url"] == "http://img/t.png"
+    assert {"type": "image", "image_url": "http://img/x.png", "alt_text": "ZoneDown"} in blocks
     assert len(blocks[1]["text"]["text"]) == 3000
     assert [len(b["fields"]) for b in blocks if "fields" in b] == [10, 2]
     [actions] = [b for b in blocks if b["type"] == "actions"]

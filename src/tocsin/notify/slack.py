@@ -4,8 +4,8 @@ With a bot token the first message of a group starts a thread; later
 notifications for the same group (new alerts, acknowledgement, resolution)
 are posted in that thread, and the resolution also recolours the parent.
 With `update_message: true` (Alertmanager's option) the first message is
-edited in place instead. Incoming webhooks cannot thread (Slack returns no message id), so each
-notification is a new message there.
+edited in place instead. Incoming webhooks cannot thread (Slack returns no
+message id), so each notification is a new message there.
 """
 
 from __future__ import annotations
@@ -109,7 +109,10 @@ class SlackMessage:
             blocks.append(_section(pretext))
         if title:
             heading = f"*<{link}|{_escape(title)}>*" if link else f"*{_escape(title)}*"
-            blocks.append(_section(heading))
+            block = _section(heading)
+            if thumb := self._r(c.thumb_url, n, "thumb_url"):
+                block["accessory"] = {"type": "image", "image_url": thumb, "alt_text": "thumbnail"}
+            blocks.append(block)
         if text := self._r(c.text, n, "text"):
             blocks.append(_section(text))
         blocks.extend(self._field_sections(n))
