@@ -289,3 +289,24 @@ async def test_api_url_workaround_with_authorization_is_a_bot(deps: IntegrationD
     parent, reply = fake.messages
     assert reply.thread_ts == parent.ts
     assert len(parent.updates) == 1
+
+
+async def test_rate_limited_post_waits_for_retry_after(deps: IntegrationDeps, clock) -> None:
+    from tocsin.notify.retry import MemoryAttemptSink, Retrier
+
+    from .support import run_on_clock
+
+    sink = MemoryAttemptSink()
+    async with FakeSlack() as fake:
+        fake.script(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "30"})
+        integ = slack.build(bot_config(fake), deps)
+        retrier = Retrier(clock, sink, random=lambda: 0.5)
+        t0 = clock.now()
+        out = await run_on_clock(
+            clock, retrier.deliver("slack[0]", integ, notification(), t0 + 300)
+        )
+        await integ.aclose()
+    assert out.ok
+    assert [(a.ok, a.status_code) for a in sink.attempts] == [(False, 429), (True, 200)]
+    assert sink.attempts[1].at - sink.attempts[0].at >= 30
+    assert len(fake.messages) == 1
