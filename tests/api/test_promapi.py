@@ -234,3 +234,18 @@ async def test_buildinfo_and_grafana_extras(client: httpx.AsyncClient) -> None:
     assert data["application"] == "tocsin"
     assert (await client.get("/api/v1/metadata")).json() == {"status": "success", "data": {}}
     assert (await client.get("/api/v1/query_exemplars")).json() == {"status": "success", "data": []}
+
+
+async def test_query_range_form_post_and_rfc3339_offset(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        "/api/v1/query_range",
+        data={
+            "query": "count(zone_up)",
+            "start": "2023-11-14T23:11:40+01:00",  # T - 100s
+            "end": "2023-11-14T22:13:20.000Z",  # T
+            "step": "50",
+        },
+    )
+    assert r.status_code == 200, r.text
+    (series,) = r.json()["data"]["result"]
+    assert series["values"] == [[T - 100, "9"], [T - 50, "9"], [T, "9"]]

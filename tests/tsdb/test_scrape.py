@@ -238,3 +238,16 @@ def test_merge_labels(scraped: dict[str, str], honor: bool, expected: dict[str, 
 def test_relabel_actions(cfg: dict[str, object], expected: dict[str, str]) -> None:
     out = Relabeler([RelabelConfig.model_validate(cfg)]).apply({"__name__": "m", "venue": "v1"})
     assert out == {"__name__": "m", **expected}
+
+
+@pytest.mark.parametrize("honor", [True, False])
+async def test_exposed_timestamps(clock: FakeClock, honor: bool) -> None:
+    db = TSDB().open()
+    body = "with_ts 3 1699999990000\nwithout_ts 4\n"
+    async with serve_exporter(body) as exp, httpx.AsyncClient() as client:
+        await _loop(exp, db, clock, client, honor_timestamps=honor).scrape_once()
+    (s,) = db.select([LabelMatcher("__name__", MatchOp.EQ, "with_ts")], 0, 2**62)
+    scrape_ms = int(clock.now() * 1000)
+    assert s.timestamps.tolist() == [1_699_999_990_000 if honor else scrape_ms]
+    (s,) = db.select([LabelMatcher("__name__", MatchOp.EQ, "without_ts")], 0, 2**62)
+    assert s.timestamps.tolist() == [scrape_ms]
