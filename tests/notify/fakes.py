@@ -444,7 +444,12 @@ class FakeTeams(FakeService):
     """A Power Automate "when a Teams webhook request is received" trigger."""
 
     def routes(self, router: web.UrlDispatcher) -> None:
+        # Logic Apps style and the newer Power Platform style of Workflows URLs.
         router.add_post("/workflows/{id}/triggers/manual/paths/invoke", self.invoke)
+        router.add_post(
+            "/powerautomate/automations/direct/workflows/{id}/triggers/manual/paths/invoke",
+            self.invoke,
+        )
 
     async def invoke(self, request: web.Request) -> web.Response:
         if not request.query.get("sig"):

@@ -35,6 +35,16 @@ async def test_posts_adaptive_card_to_workflow(deps: IntegrationDeps) -> None:
     ]
 
 
+async def test_power_platform_url(deps: IntegrationDeps) -> None:
+    async with FakeTeams() as teams:
+        url = teams.url + "/powerautomate/automations/direct" + PATH
+        integ = msteams.build({"webhook_url": url}, deps)
+        await integ.notify(notification())
+        await integ.aclose()
+    assert teams.problems == []
+    assert teams.last.query["sig"] == "s3cret"
+
+
 def test_card_validates_with_no_labels_or_url() -> None:
     n = notification()
     body = msteams.adaptive_card(type(n)(receiver="r", group_key="g", alerts=n.alerts), "t", "", "")
