@@ -50,10 +50,14 @@ class FlapTracker:
         self._trim(q, now)
         return len(q) > self.transitions
 
-    def hold(self, alerts: Iterable[StoredAlert], now: float) -> tuple[list[StoredAlert], bool]:
-        """The alerts to pass on, and whether the announced set changed."""
+    def hold(
+        self, alerts: Iterable[StoredAlert], now: float
+    ) -> tuple[list[StoredAlert], bool, bool]:
+        """The alerts to pass on, whether the announced set changed, and
+        whether one of them is announced as flapping now (that notification
+        goes out even if the firing set looks unchanged)."""
         out: list[StoredAlert] = []
-        changed = False
+        changed = announce = False
         for a in alerts:
             if not self.is_flapping(a, now):
                 if a.fingerprint in self.announced:
@@ -64,9 +68,9 @@ class FlapTracker:
             if a.fingerprint in self.announced:
                 continue
             self.announced.add(a.fingerprint)
-            changed = True
+            changed = announce = True
             out.append(_marked(a))
-        return out, changed
+        return out, changed, announce
 
 
 def _marked(a: StoredAlert) -> StoredAlert:

@@ -49,6 +49,8 @@ class FlushContext:
     deadline: float
     options: ReceiverOptions
     external_url: str = ""
+    # Set by a stage that must be heard even when dedup sees no change.
+    force_reason: str = ""
     # Filled in along the way, read by later stages and by the dispatcher.
     notifications: list[NotificationRow] = field(default_factory=list)
     dedup: dict[str, tuple[frozenset[str], frozenset[str], str]] = field(default_factory=dict)
@@ -124,9 +126,11 @@ class FlapHoldStage:
         self.on_change = on_change
 
     async def exec(self, ctx: FlushContext, alerts: list[StoredAlert]) -> list[StoredAlert]:
-        out, changed = self.tracker.hold(alerts, ctx.now)
+        out, changed, announce = self.tracker.hold(alerts, ctx.now)
         if changed:
             self.on_change()
+        if announce:
+            ctx.force_reason = "alert started flapping"
         return out
 
 
@@ -155,9 +159,12 @@ class DedupStage:
             repeat_interval=ctx.repeat_interval,
             now=ctx.now,
         )
+        reason = decision.reason
         if not decision.notify:
-            return []
-        ctx.dedup[self.name] = (firing, resolved, decision.reason)
+            if not ctx.force_reason:
+                return []
+            reason = ctx.force_reason
+        ctx.dedup[self.name] = (firing, resolved, reason)
         return alerts
 
 

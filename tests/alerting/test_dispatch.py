@@ -1,0 +1,201 @@
+"""The dispatcher end to end on a virtual clock: history, reload, flap hold, persistence."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.alerting.acceptance.harness import Harness
+from tocsin.alerting.config import parse_alertmanager_config
+from tocsin.alerting.dispatcher import AlertsRejected
+from tocsin.alerting.extensions import AlertingExtensions
+from tocsin.alerting.model import Alert
+from tocsin.alerting.store import fingerprint
+from tocsin.clock import FakeClock
+from tocsin.storage import Store
+
+CFG = """
+route:
+  receiver: team
+  group_by: [alertname]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 1h
+  routes:
+    - matchers: [severity="page"]
+      receiver: pager
+receivers: [{name: team}, {name: pager}]
+"""
+
+
+async def test_notification_carries_alertmanager_data(clock: FakeClock) -> None:
+    h = Harness(CFG, clock)
+    await h.start()
+    await h.push(
+        h.alert("Down", ends=1000, venue="v1", zone="z1"),
+        h.alert("Down", ends=1000, venue="v1", zone="z2"),
+    )
+    await h.run_until(31)
+    await h.stop()
+    [sent] = h.sent
+    n = sent.notification
+    assert n.receiver == "team"
+    assert n.group_key == '{}:{alertname="Down"}'
+    assert dict(n.group_labels) == {"alertname": "Down"}
+    assert dict(n.common_labels) == {"alertname": "Down", "venue": "v1"}
+    assert [a.ends_at for a in n.alerts] == [None, None]  # firing: no end yet
+    assert {a.fingerprint for a in n.alerts} == {
+        fingerprint({"alertname": "Down", "venue": "v1", "zone": z}) for z in ("z1", "z2")
+    }
+
+
+async def test_invalid_alerts_are_rejected_and_valid_ones_kept(clock: FakeClock) -> None:
+    h = Harness(CFG, clock)
+    await h.start()
+    with pytest.raises(AlertsRejected, match="at least one label pair required") as info:
+        await h.dispatcher.put([Alert(labels={}), h.alert("Ok")])
+    assert len(info.value.errors) == 1
+    assert [a.labels["alertname"] for a in h.dispatcher.alerts] == ["Ok"]
+    await h.stop()
+
+
+async def test_history_of_state_changes_and_notifications(clock: FakeClock) -> None:
+    h = Harness(CFG, clock)
+    await h.start()
+    await h.push(h.alert("A", ends=1000))
+    await h.run_until(100)
+    await h.push(h.alert("A", starts=1, ends=h.now))
+    await h.run_until(400)
+    await h.stop()
+    fp = fingerprint({"alertname": "A"})
+    rows = h.dispatcher.state.alert_history(fingerprint=fp)
+    assert [(r.old_state, r.new_state) for r in rows] == [("firing", "resolved"), ("", "firing")]
+    assert h.dispatcher.state.alert_history(fingerprint=fp, since=h.t0 + 50, limit=5)[0].at == (
+        h.t0 + 100
+    )
+    notes = h.dispatcher.state.notifications(receiver="team")
+    assert [(n.status, n.reason, n.ok) for n in notes] == [
+        ("resolved", "all alerts resolved", True),
+        ("firing", "first notification for this group", True),
+    ]
+    assert notes[1].firing == (fp,)
+    attempts = h.dispatcher.state.attempts(receiver="team")
+    assert len(attempts) == 2
+    assert all(a["ok"] and a["final"] for a in attempts)
+
+
+async def test_failed_deliveries_are_recorded(clock: FakeClock) -> None:
+    h = Harness(CFG, clock)
+    await h.start()
+    h.recorders["team"].failures = 1000
+    await h.push(h.alert("A", ends=10_000))
+    await h.run_until(400)
+    await h.stop()
+    assert h.sent == []
+    notes = h.dispatcher.state.notifications()
+    assert notes
+    assert not notes[-1].ok
+    assert "scripted failure" in notes[-1].error
+    attempts = h.dispatcher.state.attempts()
+    assert any(a["final"] and not a["ok"] for a in attempts)
+    # Still not delivered, so still in the group for the next flush.
+    assert len(h.dispatcher.groups) == 1
+
+
+async def test_reload_regroups_without_resending(clock: FakeClock) -> None:
+    h = Harness(CFG, clock)
+    await h.start()
+    await h.push(h.alert("A", ends=10_000, severity="page"))
+    await h.run_until(31)
+    assert [s.receiver for s in h.sent] == ["team"] or [s.receiver for s in h.sent] == ["pager"]
+    before = len(h.sent)
+    # Same tree, new timings: the group is rebuilt, the log prevents a resend.
+    h.dispatcher.apply_config(parse_alertmanager_config(CFG.replace("5m", "2m")))
+    await h.run_until(200)
+    assert len(h.sent) == before
+    # A new route for `page` alerts to `team` instead: a new group, a new notification.
+    h.dispatcher.apply_config(
+        parse_alertmanager_config(CFG.replace("receiver: pager\n", "receiver: team\n"))
+    )
+    await h.run_until(400)
+    await h.stop()
+    assert [s.receiver for s in h.sent[before:]] == ["team"]
+
+
+async def test_flapping_alert_is_announced_once_then_held(clock: FakeClock) -> None:
+    ext = AlertingExtensions.model_validate({"flap_hold": {"transitions": 2, "window": "1h"}})
+    h = Harness(CFG, clock, extensions=ext)
+    await h.start()
+    await h.push(h.alert("A", ends=100_000))
+    await h.run_until(40)
+    for t in (60, 120, 180, 240):
+        await h.run_until(t)
+        if t in (60, 180):
+            await h.push(h.alert("A", starts=1, ends=h.now))
+        else:
+            await h.push(h.alert("A", starts=h.now, ends=100_000))
+    await h.run_until(4000)
+    await h.stop()
+    marks = [(s.at, s.firing, s.notification.alerts[0].annotations.get("flapping")) for s in h.sent]
+    assert marks == [
+        (30.0, ["A"], None),
+        (330.0, ["A"], "true"),
+        # Calm again (the changes left the 1h window): normal repeat.
+        (3930.0, ["A"], None),
+    ]
+
+
+async def test_restart_restores_silences_and_schedule(clock: FakeClock, tmp_path: Path) -> None:
+    h = Harness(CFG, clock, db_path=tmp_path / "s.db")
+    await h.start()
+    from tocsin.alerting.matchers import parse_matchers
+
+    h.dispatcher.silences.add(parse_matchers('alertname="B"'), clock.now() + 3600)
+    h.dispatcher.save_silences()
+    await h.push(h.alert("A", ends=10_000), h.alert("B", ends=10_000))
+    await h.run_until(10)
+    await h.restart()
+    assert len(h.dispatcher.silences) == 1
+    assert h.dispatcher.next_due() == h.t0 + 30
+    await h.run_until(100)
+    await h.stop()
+    assert [(s.at, s.firing) for s in h.sent] == [(30.0, ["A"])]
+
+
+@pytest.mark.skipif(
+    os.environ.get("TOCSIN_SKIP_POSTGRES") == "1", reason="PostgreSQL tests switched off"
+)
+async def test_restart_on_postgresql(clock: FakeClock) -> None:
+    schema = f"t_alerting_{uuid.uuid4().hex[:10]}"
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    try:
+        probe = Store(url, clock=clock, schema=schema)
+        probe.migrate()
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        from tests.support import missing
+
+        missing(f"PostgreSQL not reachable: {exc}")
+        return
+    h = Harness(CFG, clock)
+    h.store = probe
+    h.dispatcher = h._dispatcher()
+    h._store = lambda: Store(url, clock=clock, schema=schema)  # type: ignore[method-assign]
+    try:
+        await h.start()
+        await h.push(h.alert("A", ends=10_000))
+        await h.run_until(100)
+        await h.push(h.alert("A", starts=0, ends=h.now))
+        await h.restart()
+        await h.run_until(400)
+        await h.stop()
+        assert [(s.at, s.firing, s.resolved) for s in h.sent] == [
+            (30.0, ["A"], []),
+            (330.0, [], ["A"]),
+        ]
+    finally:
+        with h.store.engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        h.store.close()
