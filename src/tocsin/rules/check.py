@@ -45,9 +45,11 @@ def check_files(
     ignore_unknown_fields: bool = False,
     lint_duplicates: bool = True,
     lint_fatal: bool = False,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
     failed = has_errors = False
     for f in files:
         print(f"Checking {f}", file=out)

@@ -27,7 +27,6 @@ from tocsin.alerting.config.durations import format_prom_duration, parse_prom_du
 from tocsin.config.yamlpos import load_yaml
 from tocsin.errors import ConfigError, TocsinError
 from tocsin.promql.engine import Engine
-from tocsin.promql.memstore import MemStore
 from tocsin.promql.promqltest import ScriptError, _split_value_tokens, parse_series, parse_values
 from tocsin.promql.values import MatrixResult
 from tocsin.rules import histograms
@@ -36,6 +35,7 @@ from tocsin.rules.group import Group, build_rules
 from tocsin.rules.loader import load_rule_file
 from tocsin.rules.query import LocalQuerier
 from tocsin.rules.rule import label_key
+from tocsin.rules.teststore import RuleTestStore
 
 _FILE_FIELDS = {"rule_files", "evaluation_interval", "group_eval_order", "tests", "fuzzy_compare"}
 _GROUP_FIELDS = {
@@ -69,10 +69,12 @@ class Options:
 def run_files(
     files: Sequence[str | Path],
     opts: Options,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
     """Run each test file, print promtool-style results; 0 if all passed, else 1."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     failed = False
     for f in files:
         print(f"Unit Testing: {f}", file=out)
@@ -89,8 +91,9 @@ def run_files(
     return 1 if failed else 0
 
 
-def run_file(path: str | Path, opts: Options, err: TextIO = sys.stderr) -> list[str]:
+def run_file(path: str | Path, opts: Options, err: TextIO | None = None) -> list[str]:
     """Run one test file; returns the error messages (empty when all passed)."""
+    err = err or sys.stderr
     try:
         spec = _parse_file(Path(path), err)
     except (ConfigError, TestFileError) as exc:
@@ -322,7 +325,7 @@ def _parse_start(r: _Reader, v: Any, path: tuple[str | int, ...]) -> int:
 async def _run_group(
     tg: _TestGroup, spec: _TestFile, order: Mapping[str, int], opts: Options, err: TextIO
 ) -> list[str]:
-    store = MemStore()
+    store = RuleTestStore()
     hstore = histograms.HistogramStore()
     try:
         _load_series(store, hstore, tg)
@@ -445,7 +448,7 @@ async def _run_group(
     return errors
 
 
-def _load_series(store: MemStore, hstore: histograms.HistogramStore, tg: _TestGroup) -> None:
+def _load_series(store: RuleTestStore, hstore: histograms.HistogramStore, tg: _TestGroup) -> None:
     for series, values in tg.series:
         labels, rest = parse_series(series)
         if rest.strip():
@@ -469,7 +472,7 @@ Got = tuple[dict[str, str], float, str]
 
 
 def _query(
-    engine: Engine, store: MemStore, hstore: histograms.HistogramStore, expr: str, t: float
+    engine: Engine, store: RuleTestStore, hstore: histograms.HistogramStore, expr: str, t: float
 ) -> list[Got]:
     hist = hstore.answer(expr, round(t * 1000), engine.lookback_ms)
     if hist is not None:
@@ -586,7 +589,9 @@ def _indent(text: str, prefix: str) -> str:
     return "\n".join([lines[0]] + [prefix + line for line in lines[1:]])
 
 
-def _debug_dump(engine: Engine, store: MemStore, mint: int, max_eval: int, err: TextIO) -> None:
+def _debug_dump(
+    engine: Engine, store: RuleTestStore, mint: int, max_eval: int, err: TextIO
+) -> None:
     span = (max_eval // 1000) + 1
     expr = f'{{__name__=~".+"}}[{span}s]'
     try:
