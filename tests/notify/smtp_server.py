@@ -66,7 +66,8 @@ class MailHandler:
                 str(envelope.mail_from),
                 list(envelope.rcpt_tos),
                 bytes(envelope.original_content or b""),
-                session.ssl is not None,
+                session.ssl is not None
+                or server.transport.get_extra_info("ssl_object") is not None,
                 login,
             )
         )
@@ -81,6 +82,7 @@ class SmtpServer:
         *,
         cert: tuple[Path, Path] | None = None,
         users: dict[str, str] | None = None,
+        implicit_tls: bool = False,
     ) -> None:
         self.handler = MailHandler()
         self.users = users or {}
@@ -88,7 +90,10 @@ class SmtpServer:
         if cert:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ctx.load_cert_chain(str(cert[0]), str(cert[1]))
-            kwargs.update(tls_context=ctx, require_starttls=True)
+            if implicit_tls:
+                kwargs.update(ssl_context=ctx)
+            else:
+                kwargs.update(tls_context=ctx, require_starttls=True)
         if users:
             kwargs.update(authenticator=self._auth, auth_require_tls=bool(cert))
         self.port = free_port()

@@ -241,3 +241,36 @@ async def test_partial_refusal_is_in_the_attempt_detail(deps: IntegrationDeps, c
         )
     assert out.ok
     assert "refuse@x.org (550)" in sink.attempts[0].detail
+
+
+async def test_force_implicit_tls(deps: IntegrationDeps, cert: tuple[Path, Path]) -> None:
+    with SmtpServer(cert=cert, implicit_tls=True) as server:
+        integ = email_notify.build(
+            config(
+                server,
+                force_implicit_tls=True,
+                require_tls=True,
+                tls_config={"ca_file": str(cert[0])},
+            ),
+            deps,
+        )
+        await integ.notify(notification())
+    assert server.handler.received[0].tls
+
+
+@pytest.mark.parametrize(("by_date", "suffix"), [("none", ""), ("daily", ".20231114")])
+async def test_threading_headers_tie_a_group_together(
+    deps: IntegrationDeps, by_date: str, suffix: str
+) -> None:
+    with SmtpServer() as server:
+        integ = email_notify.build(
+            config(server, threading={"enabled": True, "thread_by_date": by_date}), deps
+        )
+        await integ.notify(notification(group_key="g1"))
+        await integ.notify(notification(group_key="g1"))
+        await integ.notify(notification(group_key="g2"))
+    first, second, other = (parse(r.data) for r in server.handler.received)
+    assert first["In-Reply-To"] == second["In-Reply-To"] == first["References"]
+    assert first["In-Reply-To"] != other["In-Reply-To"]
+    assert first["In-Reply-To"].endswith(f"{suffix}@tocsin.test>")
+    assert first["Message-Id"] != second["Message-Id"]

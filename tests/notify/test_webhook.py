@@ -174,3 +174,35 @@ def test_tls_versions_and_proxy_from_environment(deps: IntegrationDeps) -> None:
     cfg["http_config"] = {"tls_config": {"min_version": "SSL3"}}
     with pytest.raises(ConfigError, match="TLS12"):
         webhook.build(cfg, deps)
+
+
+async def test_custom_payload_structure_is_rendered(deps: IntegrationDeps) -> None:
+    async with FakeWebhook() as hook:
+        cfg = {
+            "url": hook.url + "/custom",
+            "payload": {
+                "msgtype": "markdown",
+                "markdown": {"content": "{{ .Status }}: {{ .CommonLabels.zone }}"},
+                "tags": ["{{ .Receiver }}", 3],
+            },
+        }
+        integ = webhook.build(cfg, deps)
+        with pytest.raises(DeliveryFailure):
+            await integ.notify(notification())  # not a v4 payload: the fake refuses it
+        await integ.aclose()
+    assert hook.last.json == {
+        "msgtype": "markdown",
+        "markdown": {"content": "firing: lobby"},
+        "tags": ["venue-it", 3],
+    }
+
+
+async def test_custom_payload_template_string(deps: IntegrationDeps) -> None:
+    async with FakeWebhook() as hook:
+        cfg = {"url": hook.url + "/raw", "payload": '{"text": "{{ .Status }}"}'}
+        integ = webhook.build(cfg, deps)
+        with pytest.raises(DeliveryFailure):
+            await integ.notify(notification())
+        await integ.aclose()
+    assert hook.last.body == b'{"text": "firing"}'
+    assert hook.last.headers["Content-Type"] == "application/json"

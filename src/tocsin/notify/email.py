@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import ssl
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid, parseaddr
@@ -19,7 +20,7 @@ from tocsin.clock import Clock
 from tocsin.notify.deps import IntegrationDeps
 from tocsin.notify.fields import parse_config, problem, read_secret, render_text
 from tocsin.notify.http import tls_context
-from tocsin.notify.types import DeliveryFailure, DeliveryResult, Notification, Render
+from tocsin.notify.types import DeliveryFailure, DeliveryResult, Notification, Render, group_hash
 
 IMPLICIT_TLS_PORT = 465
 
@@ -45,6 +46,8 @@ class EmailConfig:
     text: str = ""
     send_resolved: bool = False
     timeout: float = 0.0
+    force_implicit_tls: bool | None = None
+    threading: dict[str, Any] = field(default_factory=dict)
 
 
 def _split_hostport(smarthost: str, where: str) -> tuple[str, int]:
@@ -95,6 +98,15 @@ class EmailIntegration:
             if getattr(config, name) and getattr(config, f"{name}_file"):
                 raise problem(where, name, f"{name} and {name}_file are mutually exclusive")
         self.host, self.port = _split_hostport(config.smarthost, where)
+        if config.force_implicit_tls is None:
+            self.implicit_tls = self.port == IMPLICIT_TLS_PORT
+        else:
+            self.implicit_tls = config.force_implicit_tls
+        self.thread_by_date: str | None = None
+        if config.threading.get("enabled"):
+            self.thread_by_date = config.threading.get("thread_by_date") or "none"
+            if self.thread_by_date not in ("none", "daily"):
+                raise problem(where, "threading.thread_by_date", "must be none or daily")
         self.config = config
         self.render: Render = deps.render
         self.clock: Clock = deps.clock
@@ -124,6 +136,13 @@ class EmailIntegration:
             msg[name] = _one_line(self._r(value, n, f"headers.{name}"))
         msg["Message-Id"] = make_msgid(domain=self.hostname)
         msg["Date"] = formatdate(self.clock.now(), usegmt=True)
+        if self.thread_by_date is not None:
+            # Every mail of a group refers to one made-up root message, so
+            # mail clients show the group as one conversation (per day if asked).
+            root = group_hash(n.group_key)[:32]
+            if self.thread_by_date == "daily":
+                root += "." + time.strftime("%Y%m%d", time.gmtime(self.clock.now()))
+            msg["In-Reply-To"] = msg["References"] = f"<{root}@{self.hostname}>"
         text = self._r(c.text, n, "text")
         html = self._r(c.html, n, "html")
         if text:
@@ -148,7 +167,7 @@ class EmailIntegration:
             hostname=self.host,
             port=self.port,
             local_hostname=self.config.hello,
-            use_tls=self.port == IMPLICIT_TLS_PORT,
+            use_tls=self.implicit_tls,
             start_tls=False,
             tls_context=self.tls,
             timeout=self.timeout or 30.0,
@@ -179,7 +198,7 @@ class EmailIntegration:
         c = self.config
         # Extensions are only known after EHLO, and change after STARTTLS.
         await smtp.ehlo()
-        if self.port != IMPLICIT_TLS_PORT:
+        if not self.implicit_tls:
             if smtp.supports_extension("starttls"):
                 await smtp.starttls(tls_context=self.tls, server_hostname=self.server_name)
                 await smtp.ehlo()

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tocsin.notify.deps import IntegrationDeps
-from tocsin.notify.fields import parse_config, problem, read_secret
+from tocsin.notify.fields import parse_config, problem, read_secret, render_text
 from tocsin.notify.http import check_status, make_client, send
 from tocsin.notify.timefmt import rfc3339
-from tocsin.notify.types import DeliveryResult, Notification
+from tocsin.notify.types import DeliveryResult, Notification, Render
 
 PAYLOAD_VERSION = "4"
 
@@ -22,6 +22,7 @@ class WebhookConfig:
     max_alerts: int = 0
     http_config: dict[str, Any] = field(default_factory=dict)
     timeout: float = 0.0
+    payload: Any = None
 
 
 def webhook_payload(n: Notification, max_alerts: int = 0) -> dict[str, Any]:
@@ -56,6 +57,17 @@ def webhook_payload(n: Notification, max_alerts: int = 0) -> dict[str, Any]:
     }
 
 
+def render_payload(value: Any, render: Render, n: Notification, where: str = "payload") -> Any:
+    """A custom `payload`: every string in the structure is a template."""
+    if isinstance(value, str):
+        return render_text(render, value, n, "webhook", where)
+    if isinstance(value, dict):
+        return {k: render_payload(v, render, n, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_payload(v, render, n, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
 class WebhookIntegration:
     kind = "webhook"
 
@@ -66,7 +78,10 @@ class WebhookIntegration:
             raise problem(where, "url", "url and url_file are mutually exclusive")
         if config.max_alerts < 0:
             raise problem(where, "max_alerts", "must not be negative")
+        if config.payload is not None and not isinstance(config.payload, str | dict | list):
+            raise problem(where, "payload", "must be a template string, a mapping or a list")
         self.config = config
+        self.render = deps.render
         self.send_resolved = config.send_resolved
         self.timeout = config.timeout or None
         self._client = make_client(
@@ -75,8 +90,17 @@ class WebhookIntegration:
 
     async def notify(self, n: Notification) -> DeliveryResult:
         url = read_secret(self.config.url, self.config.url_file, "webhook", "url")
-        body = webhook_payload(n, self.config.max_alerts)
-        resp = await send(self._client, "POST", url, "webhook", json=body)
+        if isinstance(self.config.payload, str):
+            # One template producing the whole body, sent as it renders.
+            raw = render_text(self.render, self.config.payload, n, "webhook", "payload")
+            headers = {"Content-Type": "application/json"}
+            resp = await send(self._client, "POST", url, "webhook", content=raw, headers=headers)
+        else:
+            if self.config.payload is not None:
+                body = render_payload(self.config.payload, self.render, n)
+            else:
+                body = webhook_payload(n, self.config.max_alerts)
+            resp = await send(self._client, "POST", url, "webhook", json=body)
         check_status(resp, "webhook")
         return DeliveryResult(status_code=resp.status_code)
 
