@@ -1,0 +1,482 @@
+"""Alertmanager API v2 (what Prometheus, amtool and Grafana speak) and tocsin's
+alert history endpoints, on a Dispatcher.
+
+    app.include_router(make_router(dispatcher, config_text=original_yaml))
+
+Shapes, filters and status codes follow Alertmanager's OpenAPI spec. Errors
+are a JSON string body, as Alertmanager sends them.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+import yaml
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from tocsin import __version__
+from tocsin.alerting.dispatcher import AlertsRejected, Dispatcher
+from tocsin.alerting.matchers import (
+    MatcherError,
+    matcher_from_api,
+    matcher_to_api,
+    matches_all,
+    parse_matchers,
+)
+from tocsin.alerting.model import Alert
+from tocsin.alerting.silences import Silence, SilenceError, SilenceState
+from tocsin.alerting.store import StoredAlert
+from tocsin.tsdb.types import LabelMatcher
+
+_ZERO_YEAR = 1  # Go's zero time.Time marshals as 0001-01-01T00:00:00Z
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def format_time(t: float) -> str:
+    """RFC 3339 in UTC with milliseconds, as Alertmanager prints times."""
+    dt = datetime.fromtimestamp(t, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_time(value: Any, field: str) -> float | None:
+    """An RFC 3339 time (Go's zero time and empty mean "not given")."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{field} must be an RFC 3339 string")
+    text = _FRACTION.sub(r"\1", value.strip())
+    try:
+        dt = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise ValueError(f"{field}: invalid RFC 3339 time {value!r}") from None
+    if dt.tzinfo is None:
+        raise ValueError(f"{field}: time {value!r} has no time zone")
+    if dt.year == _ZERO_YEAR:
+        return None
+    return dt.timestamp()
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def _error(message: str, status: int = 400) -> Response:
+    return _json(message, status)
+
+
+def _bool(value: str | None, default: bool, name: str) -> bool:
+    if value is None:
+        return default
+    v = value.lower()
+    if v in ("true", "1"):
+        return True
+    if v in ("false", "0"):
+        return False
+    raise ValueError(f"{name}: invalid boolean {value!r}")
+
+
+def _filters(values: Sequence[str]) -> list[LabelMatcher]:
+    out: list[LabelMatcher] = []
+    for text in values:
+        try:
+            out.extend(parse_matchers(text))
+        except MatcherError as exc:
+            raise ValueError(f"bad matcher format: {text}: {exc}") from None
+    return out
+
+
+def _receiver_regex(value: str | None) -> re.Pattern[str] | None:
+    if not value:
+        return None
+    try:
+        return re.compile(f"^(?:{value})$")
+    except re.error as exc:
+        raise ValueError(f"failed to parse receiver param: {exc}") from None
+
+
+def _post_alert(item: Any, i: int) -> Alert:
+    if not isinstance(item, dict):
+        raise ValueError(f"alerts[{i}]: must be an object")
+    labels = item.get("labels")
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+    ):
+        raise ValueError(f"alerts[{i}].labels: must be an object of strings")
+    annotations = item.get("annotations") or {}
+    if not isinstance(annotations, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()
+    ):
+        raise ValueError(f"alerts[{i}].annotations: must be an object of strings")
+    url = item.get("generatorURL") or ""
+    if not isinstance(url, str):
+        raise ValueError(f"alerts[{i}].generatorURL: must be a string")
+    return Alert(
+        labels=labels,
+        annotations=annotations,
+        starts_at=parse_time(item.get("startsAt"), f"alerts[{i}].startsAt"),
+        ends_at=parse_time(item.get("endsAt"), f"alerts[{i}].endsAt"),
+        generator_url=url,
+    )
+
+
+def silence_json(s: Silence, now: float) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "status": {"state": s.state(now).value},
+        "updatedAt": format_time(s.updated_at),
+        "matchers": [matcher_to_api(m) for m in s.matchers],
+        "startsAt": format_time(s.starts_at),
+        "endsAt": format_time(s.ends_at),
+        "createdBy": s.created_by,
+        "comment": s.comment,
+    }
+
+
+def _silence_order(s: Silence, now: float) -> tuple[int, float]:
+    # Alertmanager's order: active by soonest end, pending by soonest start,
+    # expired by latest end.
+    state = s.state(now)
+    if state is SilenceState.ACTIVE:
+        return (0, s.ends_at)
+    if state is SilenceState.PENDING:
+        return (1, s.starts_at)
+    return (2, -s.ends_at)
+
+
+def make_router(
+    dispatcher: Dispatcher,
+    *,
+    config_text: str | None = None,
+    history_prefix: str = "/api/tocsin/v1",
+) -> APIRouter:
+    """The v2 API (under /api/v2) and the history endpoints (under `history_prefix`).
+
+    `config_text` is what /api/v2/status shows as `config.original`; by
+    default the effective config with every secret masked.
+    """
+    router = APIRouter(tags=["alertmanager"])
+    d = dispatcher
+
+    def now() -> float:
+        return d.clock.now()
+
+    def alert_json(a: StoredAlert, t: float) -> dict[str, Any]:
+        st = d.alert_status(a, t)
+        return {
+            "labels": dict(a.labels),
+            "annotations": dict(a.annotations),
+            "startsAt": format_time(a.starts_at),
+            "endsAt": format_time(a.ends_at),
+            "updatedAt": format_time(a.updated_at),
+            "generatorURL": a.generator_url,
+            "fingerprint": a.fingerprint,
+            "receivers": [{"name": r} for r in d.receivers_of(a.labels)],
+            "status": {
+                "state": st.state,
+                "silencedBy": list(st.silenced_by),
+                "inhibitedBy": list(st.inhibited_by),
+                "mutedBy": list(st.muted_by),
+            },
+        }
+
+    def selected(
+        a: StoredAlert,
+        t: float,
+        matchers: Sequence[LabelMatcher],
+        flags: Mapping[str, bool],
+        receiver: re.Pattern[str] | None,
+    ) -> dict[str, Any] | None:
+        if a.resolved(t) or not matches_all(matchers, a.labels):
+            return None
+        if receiver is not None and not any(receiver.match(r) for r in d.receivers_of(a.labels)):
+            return None
+        out = alert_json(a, t)
+        st = out["status"]
+        if not flags["active"] and st["state"] == "active":
+            return None
+        if not flags["unprocessed"] and st["state"] == "unprocessed":
+            return None
+        if not flags["silenced"] and st["silencedBy"]:
+            return None
+        if not flags["inhibited"] and st["inhibitedBy"]:
+            return None
+        if not flags.get("muted", True) and st["mutedBy"]:
+            return None
+        return out
+
+    def read_flags(request: Request, names: Sequence[str]) -> dict[str, bool]:
+        q = request.query_params
+        return {n: _bool(q.get(n), True, n) for n in names}
+
+    @router.get("/api/v2/alerts")
+    async def get_alerts(
+        request: Request,
+        filter: Annotated[list[str] | None, Query()] = None,
+        receiver: str | None = None,
+    ) -> Response:
+        try:
+            flags = read_flags(request, ("active", "silenced", "inhibited", "unprocessed"))
+            matchers = _filters(filter or [])
+            rx = _receiver_regex(receiver)
+        except ValueError as exc:
+            return _error(str(exc))
+        t = now()
+        out = [j for a in d.alerts if (j := selected(a, t, matchers, flags, rx)) is not None]
+        out.sort(key=lambda j: str(j["fingerprint"]))
+        return _json(out)
+
+    @router.post("/api/v2/alerts")
+    async def post_alerts(request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            return _error(f"invalid JSON body: {exc}")
+        if not isinstance(body, list):
+            return _error("body must be a list of alerts")
+        alerts: list[Alert] = []
+        errors: list[str] = []
+        for i, item in enumerate(body):
+            try:
+                alerts.append(_post_alert(item, i))
+            except ValueError as exc:
+                errors.append(str(exc))
+        try:
+            await d.put(alerts)
+        except AlertsRejected as exc:
+            errors.extend(exc.errors)
+        if errors:
+            return _error("; ".join(errors))
+        return Response(status_code=200)
+
+    @router.get("/api/v2/alerts/groups")
+    async def get_groups(
+        request: Request,
+        filter: Annotated[list[str] | None, Query()] = None,
+        receiver: str | None = None,
+    ) -> Response:
+        try:
+            flags = read_flags(request, ("active", "silenced", "inhibited", "muted"))
+            flags["unprocessed"] = True
+            matchers = _filters(filter or [])
+            rx = _receiver_regex(receiver)
+        except ValueError as exc:
+            return _error(str(exc))
+        t = now()
+        out: list[dict[str, Any]] = []
+        for g in d.groups.values():
+            if rx is not None and not rx.match(g.receiver):
+                continue
+            alerts = []
+            for fp in sorted(g.fingerprints):
+                a = d.alerts.get(fp)
+                if a is not None and (j := selected(a, t, matchers, flags, None)) is not None:
+                    alerts.append(j)
+            if alerts:
+                out.append(
+                    {"labels": dict(g.labels), "receiver": {"name": g.receiver}, "alerts": alerts}
+                )
+        out.sort(key=lambda g: (sorted(g["labels"].items()), g["receiver"]["name"]))
+        return _json(out)
+
+    @router.get("/api/v2/silences")
+    async def get_silences(
+        filter: Annotated[list[str] | None, Query()] = None,
+    ) -> Response:
+        try:
+            matchers = _filters(filter or [])
+        except ValueError as exc:
+            return _error(str(exc))
+        t = now()
+        found = [s for s in d.silences.query(now=t) if _silence_matches(s, matchers)]
+        found.sort(key=lambda s: _silence_order(s, t))
+        return _json([silence_json(s, t) for s in found])
+
+    @router.post("/api/v2/silences")
+    async def post_silences(request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            return _error(f"invalid JSON body: {exc}")
+        if not isinstance(body, dict):
+            return _error("body must be a silence object")
+        try:
+            raw = body.get("matchers")
+            if not isinstance(raw, list):
+                raise ValueError("matchers: required, a list")
+            matchers = [matcher_from_api(m) for m in raw]
+            starts = parse_time(body.get("startsAt"), "startsAt")
+            ends = parse_time(body.get("endsAt"), "endsAt")
+            if starts is None or ends is None:
+                raise ValueError("startsAt and endsAt are required")
+        except (ValueError, MatcherError) as exc:
+            return _error(str(exc))
+        if ends <= starts:
+            return _error("Failed to create silence: start time must be before end time")
+        if ends < now():
+            return _error("Failed to create silence: end time can't be in the past")
+        created_by = str(body.get("createdBy") or "")
+        comment = str(body.get("comment") or "")
+        sid = body.get("id") or ""
+        try:
+            if sid:
+                sil = d.silences.update(
+                    str(sid),
+                    matchers=matchers,
+                    starts_at=starts,
+                    ends_at=ends,
+                    created_by=created_by,
+                    comment=comment,
+                )
+            else:
+                sil = d.silences.add(
+                    matchers, ends, starts_at=starts, created_by=created_by, comment=comment
+                )
+        except SilenceError as exc:
+            return _error(str(exc), 404 if exc.not_found else 400)
+        d.save_silences()
+        return _json({"silenceID": sil.id})
+
+    def _check_id(silence_id: str) -> Response | None:
+        try:
+            uuid.UUID(silence_id)
+        except ValueError:
+            return _error(f"silenceID in path must be of type uuid: {silence_id!r}", 422)
+        return None
+
+    @router.get("/api/v2/silence/{silence_id}")
+    async def get_silence(silence_id: str) -> Response:
+        if (bad := _check_id(silence_id)) is not None:
+            return bad
+        try:
+            sil = d.silences.get(silence_id)
+        except SilenceError as exc:
+            return _error(str(exc), 404)
+        return _json(silence_json(sil, now()))
+
+    @router.delete("/api/v2/silence/{silence_id}")
+    async def delete_silence(silence_id: str) -> Response:
+        if (bad := _check_id(silence_id)) is not None:
+            return bad
+        try:
+            d.silences.expire(silence_id)
+        except SilenceError as exc:
+            return _error(str(exc), 404)
+        d.save_silences()
+        return Response(status_code=200)
+
+    @router.get("/api/v2/status")
+    async def get_status() -> Response:
+        original = config_text
+        if original is None:
+            original = yaml.safe_dump(d.config.masked(), sort_keys=False)
+        return _json(
+            {
+                "cluster": {"name": "", "status": "disabled", "peers": []},
+                "versionInfo": {
+                    "version": __version__,
+                    "revision": "",
+                    "branch": "",
+                    "buildUser": "",
+                    "buildDate": "",
+                    "goVersion": f"python{platform.python_version()}",
+                },
+                "config": {"original": original},
+                "uptime": format_time(d.started_at),
+            }
+        )
+
+    @router.get("/api/v2/receivers")
+    async def get_receivers() -> Response:
+        return _json([{"name": r.name} for r in d.config.receivers])
+
+    # -- tocsin's own: history ------------------------------------------------
+
+    @router.get(f"{history_prefix}/alerts/history", tags=["tocsin"])
+    async def alert_history(
+        fingerprint: str | None = None,
+        since: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    ) -> Response:
+        """Alert state changes (new, firing, resolved), newest first."""
+        try:
+            t = _since(since)
+        except ValueError as exc:
+            return _error(str(exc))
+        rows = d.state.alert_history(fingerprint=fingerprint, since=t, limit=limit)
+        return _json(
+            [
+                {
+                    "fingerprint": r.fingerprint,
+                    "at": format_time(r.at),
+                    "from": r.old_state or None,
+                    "to": r.new_state,
+                    "labels": r.labels,
+                    "annotations": r.annotations,
+                    "startsAt": format_time(r.starts_at),
+                    "endsAt": format_time(r.ends_at),
+                }
+                for r in rows
+            ]
+        )
+
+    @router.get(f"{history_prefix}/notifications", tags=["tocsin"])
+    async def notifications(
+        receiver: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    ) -> Response:
+        """Deliveries per integration and flush, failed ones included, newest first."""
+        rows = d.state.notifications(receiver=receiver, limit=limit)
+        return _json(
+            [
+                {
+                    "id": r.id,
+                    "at": format_time(r.at),
+                    "receiver": r.receiver,
+                    "integration": r.integration,
+                    "groupKey": r.group_key,
+                    "status": r.status,
+                    "reason": r.reason,
+                    "ok": r.ok,
+                    "attempts": r.attempts,
+                    "error": r.error,
+                    "firing": list(r.firing),
+                    "resolved": list(r.resolved),
+                }
+                for r in rows
+            ]
+        )
+
+    @router.get(f"{history_prefix}/notifications/attempts", tags=["tocsin"])
+    async def attempts(
+        receiver: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    ) -> Response:
+        """Every delivery attempt (retries included), newest first."""
+        rows = d.state.attempts(receiver=receiver, limit=limit)
+        for r in rows:
+            r["at"] = format_time(r["at"])
+        return _json(rows)
+
+    return router
+
+
+def _silence_matches(s: Silence, filters: Sequence[LabelMatcher]) -> bool:
+    """Alertmanager's silence filter: every filter matcher must accept the
+    silence's matcher of that name (by its value)."""
+    return matches_all(filters, {m.name: m.value for m in s.matchers})
+
+
+def _since(value: str | None) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return parse_time(value, "since")
