@@ -148,7 +148,7 @@ def make_rules_router(manager: ManagerSource) -> APIRouter:
     @router.get("/api/v1/alerts")
     async def alerts() -> Response:
         m = current()
-        out = []
+        out: list[dict[str, Any]] = []
         for g in m.groups if m else []:
             for r in g.rules:
                 if isinstance(r, AlertingRule):
