@@ -123,7 +123,11 @@ async def test_missing_url_file_is_permanent(deps: IntegrationDeps, tmp_path) ->
         ({"url": "http://x", "max_alerts": -1}, "max_alerts", "negative"),
         ({"url": "http://x", "send_resolved": "yes"}, "send_resolved", "a boolean"),
         ({"url": "http://x", "bogus": 1}, "bogus", "unknown field"),
-        ({"url": "http://x", "http_config": {"oauth2": {}}}, "http_config", "unsupported"),
+        (
+            {"url": "http://x", "http_config": {"oauth2": {"client_id": "c"}}},
+            "http_config",
+            "unsupported",
+        ),
     ],
 )
 def test_bad_config_names_the_field(

@@ -12,6 +12,7 @@ from typing import Any
 
 from tocsin.errors import ConfigError, ConfigProblem
 from tocsin.notify.deps import IntegrationDeps
+from tocsin.notify.fields import plain
 from tocsin.notify.registry import build_receiver
 from tocsin.notify.retry import DeliveryOutcome, Retrier
 from tocsin.notify.types import Integration, Notification
@@ -31,16 +32,17 @@ class Receivers:
     @classmethod
     def build(
         cls,
-        configs: Iterable[Mapping[str, Any]],
+        configs: Iterable[Any],
         deps: IntegrationDeps,
         retrier: Retrier,
         file: str = "",
     ) -> Receivers:
-        """Build every receiver, reporting all config problems together."""
+        """Build every receiver (mappings or config models), reporting all problems together."""
         receivers: dict[str, Mapping[str, Integration]] = {}
         problems: list[ConfigProblem] = []
         seen: set[str] = set()
         for config in configs:
+            config = plain(config)
             name = config.get("name")
             if not name:
                 problems.append(ConfigProblem(file or "receivers", None, "name", "is required"))

@@ -238,7 +238,5 @@ class EmailIntegration:
 
 
 def build(data: Any, deps: IntegrationDeps, where: str = "email_configs") -> EmailIntegration:
-    if isinstance(data, dict) and "from" in data:
-        data = {**data, "from_": data["from"]}
-        del data["from"]
-    return EmailIntegration(parse_config(EmailConfig, data, where), deps, where)
+    config = parse_config(EmailConfig, data, where, renames={"from": "from_"})
+    return EmailIntegration(config, deps, where)

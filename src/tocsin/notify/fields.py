@@ -76,13 +76,37 @@ def _is_number(tp: Any) -> bool:
     return tp is float or float in typing.get_args(tp)
 
 
-def parse_config(cls: type[C], data: Mapping[str, Any] | C, where: str) -> C:
+def plain(value: Any) -> Any:
+    """Plain data from config-model values: models dumped by YAML key, secrets revealed.
+
+    Lets the alerting config models (pydantic, SecretStr) be passed as they are.
+    """
+    if hasattr(value, "get_secret_value"):
+        return value.get_secret_value()
+    if hasattr(value, "model_dump"):
+        return plain(value.model_dump(by_alias=True))
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def parse_config(
+    cls: type[C], data: Any, where: str, renames: Mapping[str, str] | None = None
+) -> C:
     """Build config dataclass `cls` from `data`; `where` names it in errors.
 
-    A value of None means "not set" and keeps the default, as a missing key.
+    `data` is a mapping keyed like the YAML, or a config model. A value of
+    None means "not set" and keeps the default, as a missing key does.
+    `renames` maps YAML keys that are Python keywords (`from`, `class`) to
+    the dataclass field names.
     """
     if isinstance(data, cls):
         return data
+    data = plain(data)
+    if renames and isinstance(data, Mapping):
+        data = {(renames.get(k, k)): v for k, v in data.items()}
     if not isinstance(data, Mapping):
         raise ConfigError([ConfigProblem(where, None, "", "expected a mapping of fields")])
     hints = typing.get_type_hints(cls)

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
-from tocsin.notify.fields import problem, read_secret
+from tocsin.notify.fields import plain, problem, read_secret
 from tocsin.notify.transport import AiohttpTransport
 from tocsin.notify.types import DeliveryFailure
 
@@ -52,15 +52,29 @@ def default_tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+def _given(mapping: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The keys that carry a value: config models dump every field, set or not."""
+    return {k: v for k, v in plain(mapping or {}).items() if v not in (None, "", {}, [])}
+
+
 def tls_context(tls: Mapping[str, Any] | None, where: str) -> ssl.SSLContext:
     """An SSLContext from an Alertmanager `tls_config` (the default when unset)."""
+    tls = _given(tls)
+    if tls.get("insecure_skip_verify") is False:
+        del tls["insecure_skip_verify"]
     if not tls:
         return default_tls()
-    unknown = set(tls) - _TLS_FIELDS
+    if tls.get("cert") or tls.get("key"):
+        raise problem(
+            where, "tls_config", "inline cert/key are not supported; use cert_file/key_file"
+        )
+    unknown = set(tls) - _TLS_FIELDS - {"ca"}
     if unknown:
         raise problem(where, "tls_config", f"unknown field(s): {', '.join(sorted(unknown))}")
     try:
-        ctx = ssl.create_default_context(cafile=tls.get("ca_file") or None)
+        ctx = ssl.create_default_context(
+            cafile=tls.get("ca_file") or None, cadata=tls.get("ca") or None
+        )
         if tls.get("cert_file"):
             ctx.load_cert_chain(tls["cert_file"], tls.get("key_file") or None)
     except (OSError, ssl.SSLError) as e:
@@ -86,7 +100,7 @@ def make_client(
     where: str,
 ) -> httpx.AsyncClient:
     """An httpx client honouring Alertmanager's `http_config` subset."""
-    cfg = dict(http_config or {})
+    cfg = _given(http_config)
     unknown = set(cfg) - _KNOWN_HTTP_CONFIG
     if unknown:
         raise problem(where, "http_config", f"unsupported field(s): {', '.join(sorted(unknown))}")

@@ -189,7 +189,5 @@ class PagerDutyIntegration:
 def build(
     data: Any, deps: IntegrationDeps, where: str = "pagerduty_configs"
 ) -> PagerDutyIntegration:
-    if isinstance(data, dict) and "class" in data:
-        data = {**data, "class_": data["class"]}
-        del data["class"]
-    return PagerDutyIntegration(parse_config(PagerDutyConfig, data, where), deps, where)
+    config = parse_config(PagerDutyConfig, data, where, renames={"class": "class_"})
+    return PagerDutyIntegration(config, deps, where)

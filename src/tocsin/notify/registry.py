@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from tocsin.errors import ConfigError, ConfigProblem
 from tocsin.notify.deps import IntegrationDeps
+from tocsin.notify.fields import plain
 from tocsin.notify.types import Integration
 
 
@@ -64,14 +65,15 @@ def build_integration(
 
 
 def check_receiver_kinds(receiver: Mapping[str, Any], file: str = "") -> None:
-    """Reject `*_configs` keys tocsin cannot deliver, naming the receiver."""
+    """Reject non-empty `*_configs` keys tocsin cannot deliver, naming the receiver."""
     name = receiver.get("name", "?")
     problems = []
-    for key in receiver:
-        if key == "name":
+    for key, configs in receiver.items():
+        # Only `*_configs` keys are integrations; others (name, labels) are metadata.
+        if not key.endswith("_configs") or not configs:
             continue
         kind = key.removesuffix("_configs")
-        if kind in KINDS and key.endswith("_configs"):
+        if kind in KINDS:
             continue
         hint = " (an apprise_configs URL may cover it)" if kind in UNSUPPORTED else ""
         problems.append(
@@ -86,20 +88,19 @@ def check_receiver_kinds(receiver: Mapping[str, Any], file: str = "") -> None:
         raise ConfigError(problems)
 
 
-def build_receiver(
-    receiver: Mapping[str, Any], deps: IntegrationDeps, file: str = ""
-) -> dict[str, Integration]:
-    """All integrations of an Alertmanager-shaped receiver mapping.
+def build_receiver(receiver: Any, deps: IntegrationDeps, file: str = "") -> dict[str, Integration]:
+    """All integrations of an Alertmanager-shaped receiver (mapping or config model).
 
     Keys of the result name each integration like Alertmanager does
     (`slack[0]`, `webhook[1]`); they are what DeliveryAttempt.integration holds.
     """
+    receiver = plain(receiver)
     check_receiver_kinds(receiver, file)
     name = receiver.get("name", "?")
     out: dict[str, Integration] = {}
     problems: list[ConfigProblem] = []
     for key, configs in receiver.items():
-        if key == "name" or configs is None:
+        if not key.endswith("_configs") or not configs:
             continue
         kind = key.removesuffix("_configs")
         for i, config in enumerate(configs):

@@ -214,13 +214,21 @@ class SlackIntegration:
     def __init__(self, config: SlackConfig, deps: IntegrationDeps, where: str) -> None:
         has_url = bool(config.api_url or config.api_url_file)
         has_token = bool(config.app_token or config.app_token_file)
-        if has_url == has_token:
-            raise problem(where, "api_url", "set exactly one of api_url(_file) or app_token(_file)")
+        # Alertmanager's config loading copies app_url into api_url when a token is used.
+        web_api = is_web_api(config.api_url or "") or bool(
+            has_token and config.app_url and config.api_url == config.app_url
+        )
+        if not (has_url or has_token):
+            raise problem(where, "api_url", "one of api_url(_file) or app_token(_file) is required")
+        if has_token and has_url and not web_api:
+            raise problem(
+                where, "api_url", "app_token cannot be used with an incoming-webhook api_url"
+            )
         if config.api_url and config.api_url_file:
             raise problem(where, "api_url", "api_url and api_url_file are mutually exclusive")
         if config.app_token and config.app_token_file:
             raise problem(where, "app_token", "app_token and app_token_file are mutually exclusive")
-        self.bot = has_token or is_web_api(config.api_url or "")
+        self.bot = has_token or web_api
         if self.bot and not config.channel:
             raise problem(where, "channel", "a channel is required to post with a bot token")
         if config.update_message and not self.bot:
@@ -232,7 +240,10 @@ class SlackIntegration:
         self.timeout = config.timeout or None
         self.message = SlackMessage(config, deps.render)
         self.kv: KeyValueStore = deps.store
-        self.post_url = config.app_url or (config.api_url if not has_token else "") or POST_URL
+        if has_token:
+            self.post_url = config.app_url or POST_URL
+        else:
+            self.post_url = (config.api_url if web_api else "") or POST_URL
         self._client = make_client(
             config.http_config, transport=deps.transport, timeout=deps.http_timeout, where=where
         )
