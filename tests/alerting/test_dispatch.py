@@ -199,3 +199,23 @@ async def test_restart_on_postgresql(clock: FakeClock) -> None:
         with h.store.engine.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         h.store.close()
+
+
+async def test_maintenance_expires_log_entries_and_old_silences(clock: FakeClock) -> None:
+    from tocsin.alerting.matchers import parse_matchers
+
+    h = Harness(CFG, clock)
+    await h.start()
+    h.dispatcher.silences.add(parse_matchers('alertname="X"'), clock.now() + 60)
+    h.dispatcher.save_silences()
+    await h.push(h.alert("A", ends=100))
+    await h.run_until(400)
+    assert len(h.dispatcher.nflog) == 1
+    await h.stop()
+    clock.set(clock.now() + 121 * 3600)
+    h.dispatcher.maintenance()
+    assert len(h.dispatcher.nflog) == 0
+    assert h.dispatcher.state.load_nflog() == []
+    assert len(h.dispatcher.silences) == 0
+    # The silence row stays as history.
+    assert len(h.dispatcher.state.load_silences()) == 1

@@ -237,6 +237,8 @@ def test_silence_lifecycle(client: TestClient, clock: FakeClock) -> None:
     assert client.get("/api/v2/silences", params={"filter": "alertname=B"}).json() == []
     assert client.delete(f"/api/v2/silence/{sid}").status_code == 200
     assert client.get(f"/api/v2/silence/{sid}").json()["status"]["state"] == "expired"
+    history = client.get("/api/tocsin/v1/silences/history").json()
+    assert [(s["id"], s["status"]["state"]) for s in history] == [(sid, "expired")]
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,9 @@
 A group is one route plus the values of that route's `group_by` labels.
 Timing is Alertmanager's:
 
-- a new group waits `group_wait` before its first flush, except that an
-  alert whose `startsAt + group_wait` already lies in the past makes a group
-  that has not flushed yet flush at once;
+- a new group waits `group_wait` before its first flush, except when the
+  alert that creates it started more than `group_wait` ago: then it flushes
+  at once;
 - after a flush the next one is `group_interval` later (the timer is set
   when the flush starts, as in Alertmanager);
 - a group whose receiver delivers digests flushes at the cron schedule's
@@ -42,19 +42,13 @@ class AggregationGroup:
     def receiver(self) -> str:
         return self.route.receiver
 
-    def first_due(self, now: float) -> float:
+    def first_due(self, starts_at: float, now: float) -> float:
+        """When a group created now for an alert starting at `starts_at` flushes first."""
         if self.digest is not None:
             return self.digest.next_after(now)
+        if starts_at + self.route.group_wait < now:
+            return now  # the alert has waited long enough already
         return now + self.route.group_wait
-
-    def on_insert(self, starts_at: float, now: float) -> bool:
-        """An alert joined; True when that moves the first flush to now."""
-        if self.digest is not None or self.has_flushed:
-            return False
-        if starts_at + self.route.group_wait < now and self.next_flush > now:
-            self.next_flush = now
-            return True
-        return False
 
     def start_flush(self, now: float) -> None:
         """Set the timer for the flush after this one, then mark as flushed."""

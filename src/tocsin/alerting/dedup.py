@@ -44,6 +44,8 @@ def needs_update(
             return Decision(True, "first notification for this group")
         return Decision(False, "nothing firing and nothing sent before")
     if not firing <= entry.firing:
+        if not entry.firing:
+            return Decision(True, "first notification since the group resolved")
         return Decision(True, "new firing alerts")
     if not firing:
         if entry.firing:

@@ -63,6 +63,9 @@ from tocsin.storage import Store
 
 log = logging.getLogger(__name__)
 
+#: How often expired log entries and silences are dropped (Alertmanager: 15m).
+MAINTENANCE_INTERVAL = 900.0
+
 
 class ReceiverSet(Protocol):
     """What the dispatcher needs of `tocsin.notify.dispatch.Receivers`."""
@@ -123,6 +126,7 @@ class Dispatcher:
         self._inhibit_dirty = True
         self._inhibit_until = float("inf")
         self.started_at = self.clock.now()
+        self._next_maintenance = self.started_at + MAINTENANCE_INTERVAL
         self.receivers: ReceiverSet | None = None
         self._configure(config, extensions or AlertingExtensions(), receivers)
 
@@ -188,7 +192,10 @@ class Dispatcher:
     async def start(self) -> None:
         """Load persisted state and start the scheduler."""
         now = self.clock.now()
-        self.silences.restore(self.state.load_silences())
+        retention = self.nflog.retention
+        self.silences.restore(
+            s for s in self.state.load_silences() if s["ends_at"] + retention > now
+        )
         self.nflog.load(self.state.load_nflog())
         if self.flaps is not None:
             self.flaps.load(self.state.state_changes_since(now - self.flaps.window))
@@ -269,8 +276,6 @@ class Dispatcher:
                 created.append(g)
             g.fingerprints.add(alert.fingerprint)
             seen.add(key)
-            if g.on_insert(alert.starts_at, now):
-                self._due.push(g.next_flush, key)
         return created
 
     def _new_group(
@@ -293,7 +298,7 @@ class Dispatcher:
                 saved.created_at,
             )
         else:
-            g.next_flush = g.first_due(now)
+            g.next_flush = g.first_due(alert.starts_at, now)
         self.groups[key] = g
         self._due.push(g.next_flush, key)
         return g
@@ -303,6 +308,8 @@ class Dispatcher:
     async def _loop(self) -> None:
         while True:
             self._wake.clear()
+            if self.clock.now() >= self._next_maintenance:
+                self.maintenance()
             self.run_due()
             due = self._due.next_due(self.groups)
             if due is None:
@@ -319,6 +326,16 @@ class Dispatcher:
             finally:
                 sleeper.cancel()
                 waker.cancel()
+
+    def maintenance(self) -> None:
+        """Forget expired notification log entries and long-expired silences
+        (their rows stay in the silence history table)."""
+        now = self.clock.now()
+        self._next_maintenance = now + MAINTENANCE_INTERVAL
+        expired = self.nflog.gc(now)
+        if expired:
+            self.state.delete_nflog(expired)
+        self.silences.gc(self.nflog.retention, now)
 
     def run_due(self) -> int:
         """Start the flushes that are due now; returns how many."""

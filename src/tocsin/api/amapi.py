@@ -426,6 +426,15 @@ def make_router(
             ]
         )
 
+    @router.get(f"{history_prefix}/silences/history", tags=["tocsin"])
+    async def silence_history(
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    ) -> Response:
+        """Every silence ever created (expired and forgotten ones too), latest change first."""
+        t = now()
+        rows = sorted(d.state.load_silences(), key=lambda s: -float(s.get("updated_at", 0)))
+        return _json([silence_json(Silence.from_dict(s), t) for s in rows[:limit]])
+
     @router.get(f"{history_prefix}/notifications", tags=["tocsin"])
     async def notifications(
         receiver: str | None = None,
