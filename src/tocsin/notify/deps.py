@@ -16,7 +16,9 @@ class IntegrationDeps:
 
     `transport` replaces the network for HTTP integrations (tests, proxies);
     `kv` keeps state across restarts (Slack threads) and defaults to memory;
-    `hostname` is this host's name in email Message-Ids and SMTP HELO.
+    `hostname` is this host's name in email Message-Ids; `render_html`
+    renders HTML bodies (email `html`) with HTML escaping, as Alertmanager's
+    html/template does, and defaults to `render`.
     """
 
     render: Render
@@ -25,10 +27,15 @@ class IntegrationDeps:
     kv: KeyValueStore | None = None
     hostname: str = "localhost"
     http_timeout: float = 30.0
+    render_html: Render | None = None
 
     def __post_init__(self) -> None:
         if self.kv is None:
             self.kv = MemoryKeyValueStore(self.clock.now)
+
+    @property
+    def html(self) -> Render:
+        return self.render_html or self.render
 
     @property
     def store(self) -> KeyValueStore:

@@ -109,6 +109,7 @@ class EmailIntegration:
                 raise problem(where, "threading.thread_by_date", "must be none or daily")
         self.config = config
         self.render: Render = deps.render
+        self.render_html: Render = deps.html
         self.clock: Clock = deps.clock
         self.hostname = deps.hostname
         self.send_resolved = config.send_resolved
@@ -144,7 +145,7 @@ class EmailIntegration:
                 root += "." + time.strftime("%Y%m%d", time.gmtime(self.clock.now()))
             msg["In-Reply-To"] = msg["References"] = f"<{root}@{self.hostname}>"
         text = self._r(c.text, n, "text")
-        html = self._r(c.html, n, "html")
+        html = render_text(self.render_html, c.html, n, "email", "html")
         if text:
             msg.set_content(text)
             if html:
