@@ -51,6 +51,9 @@ class Notification:
     external_url: str = ""
     truncated: int = 0
     acknowledged_by: str | None = None
+    # The matched route's `labels:` (raw templates) for the `routeLabels`
+    # template function.
+    route_labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def status(self) -> Status:
