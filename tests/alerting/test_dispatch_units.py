@@ -19,6 +19,7 @@ from tocsin.alerting.store import (
     complete,
     fingerprint,
     merge,
+    notification_order,
     validate,
 )
 from tocsin.errors import ConfigError
@@ -38,7 +39,7 @@ def test_fingerprint_depends_on_labels_only() -> None:
     ("alert", "reason"),
     [
         (Alert(labels={}), "at least one label pair required"),
-        (Alert(labels={"a": ""}), "empty value for label 'a'"),
+        (Alert(labels={"a": ""}), "at least one label pair required"),
         (Alert(labels={"": "x"}), "invalid name ''"),
         (Alert(labels={"a": "x"}, annotations={"": "y"}), "invalid annotations"),
         (Alert(labels={"a": "x"}, starts_at=10.0, ends_at=5.0), "start time must be before end"),
@@ -55,6 +56,30 @@ def test_complete_fills_times_and_marks_timeout() -> None:
     assert (s.starts_at, s.ends_at, s.timeout, s.updated_at) == (100.0, 400.0, True, 100.0)
     s = complete(Alert(labels={"a": "1"}, starts_at=50.0, ends_at=90.0), 100.0, 300.0)
     assert (s.starts_at, s.ends_at, s.timeout) == (50.0, 90.0, False)
+    # A resolve without a start starts when it ends; empty labels are dropped.
+    s = complete(Alert(labels={"a": "1", "b": ""}, ends_at=90.0), 100.0, 300.0)
+    assert (s.starts_at, s.ends_at, dict(s.labels)) == (90.0, 90.0, {"a": "1"})
+
+
+def test_notification_order_is_alertmanagers() -> None:
+    def mk(**labels: str) -> StoredAlert:
+        return complete(Alert(labels=labels), 0.0, 1.0)
+
+    alerts = [
+        mk(x="1"),
+        mk(job="b"),
+        mk(job="a", instance="2"),
+        mk(job="a", instance="1"),
+        mk(a="0"),
+    ]
+    ordered = [dict(a.labels) for a in sorted(alerts, key=notification_order)]
+    assert ordered == [
+        {"job": "a", "instance": "1"},
+        {"job": "a", "instance": "2"},
+        {"job": "b"},
+        {"a": "0"},
+        {"x": "1"},
+    ]
 
 
 def _stored(starts: float, ends: float, updated: float, timeout: bool = False) -> StoredAlert:

@@ -52,6 +52,7 @@ from tocsin.alerting.store import (
     StoredAlert,
     complete,
     fingerprint,
+    notification_order,
     validate,
 )
 from tocsin.clock import Clock, SystemClock
@@ -403,7 +404,7 @@ class Dispatcher:
         )
         pipeline = self._pipeline(g)
         try:
-            await pipeline.exec(ctx, sorted(alerts, key=_alert_order))
+            await pipeline.exec(ctx, sorted(alerts, key=notification_order))
             return True
         except StageError as exc:
             log.warning("notification for %s to %s failed: %s", g.key, g.receiver, exc)
@@ -542,7 +543,8 @@ class Dispatcher:
         return self.inhibitor.inhibiting_sources(labels)
 
     def receivers_of(self, labels: Mapping[str, str]) -> list[str]:
-        return list(dict.fromkeys(r.receiver for r in self.tree.match(labels)))
+        """Receiver of every matching route, in order (repeats kept, as Alertmanager)."""
+        return [r.receiver for r in self.tree.match(labels)]
 
     def uptime_start(self) -> float:
         return self.started_at
@@ -553,10 +555,6 @@ class Dispatcher:
 
 class StageErrorMissing(StageError):
     """The route names a receiver the delivery side does not have."""
-
-
-def _alert_order(a: StoredAlert) -> tuple[float, str]:
-    return (a.starts_at, a.fingerprint)
 
 
 def _describe(labels: Mapping[str, str]) -> str:

@@ -91,14 +91,17 @@ class StoredAlert:
 
 
 def validate(alert: Alert) -> None:
-    """Raise AlertValidationError naming what is wrong, as Alertmanager words it."""
-    if not alert.labels:
+    """Raise AlertValidationError naming what is wrong, as Alertmanager words it.
+
+    Labels with an empty value mean "no such label" and are dropped first (by
+    `complete`), as Alertmanager's API does.
+    """
+    labels = {k: v for k, v in alert.labels.items() if v != ""}
+    if not labels:
         raise AlertValidationError("at least one label pair required")
-    for name, value in alert.labels.items():
+    for name, value in labels.items():
         if not is_valid_label_name(name, classic=False) or not isinstance(value, str):
             raise AlertValidationError(f"invalid label set: invalid name {name!r}")
-        if value == "":
-            raise AlertValidationError(f"invalid label set: empty value for label {name!r}")
     for name in alert.annotations:
         if not is_valid_label_name(name, classic=False):
             raise AlertValidationError(f"invalid annotations: invalid name {name!r}")
@@ -116,16 +119,19 @@ def validate(alert: Alert) -> None:
 def complete(alert: Alert, now: float, resolve_timeout: float) -> StoredAlert:
     """Fill in what the sender left out, as Alertmanager's API does.
 
-    No `startsAt`: now. No `endsAt`: now + resolve_timeout, marked as derived.
+    No `startsAt`: the `endsAt` if given, else now. No `endsAt`: now +
+    resolve_timeout, marked as derived. Empty-valued labels are dropped.
     Call `validate` first.
     """
-    starts = now if alert.starts_at is None else alert.starts_at
+    starts = alert.starts_at
+    if starts is None:
+        starts = now if alert.ends_at is None else alert.ends_at
     timeout = alert.ends_at is None
     ends = now + resolve_timeout if alert.ends_at is None else alert.ends_at
     if ends < starts:
         # A start in the future with no end: the derived end follows the start.
         ends = starts + resolve_timeout
-    labels = dict(alert.labels)
+    labels = {k: v for k, v in alert.labels.items() if v != ""}
     return StoredAlert(
         labels=labels,
         annotations=dict(alert.annotations),
@@ -136,6 +142,17 @@ def complete(alert: Alert, now: float, resolve_timeout: float) -> StoredAlert:
         timeout=timeout,
         fingerprint=fingerprint(labels),
     )
+
+
+def notification_order(a: StoredAlert) -> tuple[object, ...]:
+    """Alertmanager's order of alerts in a notification: by `job`, then
+    `instance` (alerts without one last), then by the whole label set."""
+    key: list[object] = []
+    for name in ("job", "instance"):
+        value = a.labels.get(name)
+        key.append((1, "") if value is None else (0, value))
+    key.append(tuple(sorted(a.labels.items())))
+    return tuple(key)
 
 
 def merge(old: StoredAlert, new: StoredAlert, now: float) -> StoredAlert:
