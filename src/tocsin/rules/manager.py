@@ -67,7 +67,7 @@ class RuleManager:
         self.outage_tolerance = outage_tolerance
         self.for_grace_period = for_grace_period
         self._local = LocalQuerier(engine, queryable)
-        self._remote: dict[object, RemoteQuerier] = {}
+        self._remote: dict[str, RemoteQuerier] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running = False
         self._stopped: asyncio.Event | None = None
@@ -77,9 +77,10 @@ class RuleManager:
     def _querier(self, spec: GroupSpec) -> RuleQuerier:
         if spec.datasource is None:
             return self._local
-        q = self._remote.get(spec.datasource)
+        key = repr(spec.datasource)  # one HTTP client per distinct datasource
+        q = self._remote.get(key)
         if q is None:
-            q = self._remote[spec.datasource] = RemoteQuerier(spec.datasource)
+            q = self._remote[key] = RemoteQuerier(spec.datasource)
         return q
 
     def _build(self, specs: Sequence[GroupSpec], *, should_restore: bool) -> list[Group]:
@@ -138,8 +139,12 @@ class RuleManager:
         finally:
             self._running = False
             await self._stop_tasks()
-            for q in self._remote.values():
-                await q.aclose()
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients of remote datasources."""
+        for q in self._remote.values():
+            await q.aclose()
 
     def stop(self) -> None:
         """Make `run()` return after stopping every group."""
