@@ -7,7 +7,7 @@ from tocsin.clock import FakeClock
 from tocsin.errors import ConfigError
 from tocsin.notify.deps import IntegrationDeps
 from tocsin.notify.dispatch import Receivers, UnknownReceiver
-from tocsin.notify.retry import DeliveryAttempt, MemoryAttemptSink, Retrier
+from tocsin.notify.retry import CANCELLED, RATE_LIMITED, DeliveryAttempt, MemoryAttemptSink, Retrier
 from tocsin.notify.sinks import MetricsSink, MultiSink
 
 from .fakes import FakeWebhook
@@ -75,6 +75,8 @@ async def test_metrics_sink_counts_like_alertmanager() -> None:
         attempt(ok=False, retryable=True, final=False),
         attempt(ok=False, retryable=True, final=True),
         attempt(ok=False, retryable=False, final=True, integration="slack[1]"),
+        attempt(ok=False, retryable=True, final=True, error=RATE_LIMITED),
+        attempt(ok=False, retryable=True, final=True, error=CANCELLED),
     ]:
         await sink.record(a)
 
@@ -86,9 +88,11 @@ async def test_metrics_sink_counts_like_alertmanager() -> None:
     assert value("tocsin_notification_requests_total") == 4
     assert value("tocsin_notification_requests_failed_total", retryable="true") == 2
     assert value("tocsin_notification_requests_failed_total", retryable="false") == 1
-    assert value("tocsin_notifications_total") == 3
+    assert value("tocsin_notifications_total") == 5
     assert value("tocsin_notifications_failed_total", reason="deadline") == 1
     assert value("tocsin_notifications_failed_total", reason="permanent") == 1
+    assert value("tocsin_notifications_failed_total", reason="rate_limited") == 1
+    assert value("tocsin_notifications_failed_total", reason="cancelled") == 1
     assert value("tocsin_notification_latency_seconds_count") == 4
 
 

@@ -326,3 +326,22 @@ async def test_in_flight_limit_is_per_integration_and_queue_time_is_not_timeout(
     assert all(o.attempts == 1 for o in outs)
     assert [round(t - t0) for t, _ in slow.calls] == [0, 0, 10, 10]
     assert [t - t0 for t, _ in other.calls] == [0.0]
+
+
+async def test_cancelled_delivery_leaves_a_final_record(clock: FakeClock) -> None:
+    sink = MemoryAttemptSink()
+    integ = Scripted(clock, deque([retryable()] * 10))
+    retrier = Retrier(clock, sink, random=lambda: 0.5)
+    task = asyncio.ensure_future(retrier.deliver("s[0]", integ, notification(), clock.now() + 300))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    await clock.advance(1.5)  # second attempt failed, now sleeping before the third
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [(a.attempt, a.ok, a.final) for a in sink.attempts] == [
+        (1, False, False),
+        (2, False, False),
+        (2, False, True),
+    ]
+    assert sink.attempts[-1].error == "cancelled before the delivery finished"

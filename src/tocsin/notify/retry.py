@@ -26,6 +26,10 @@ from tocsin.notify.types import DeliveryFailure, DeliveryResult, Integration, No
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# Errors the Retrier itself records (not the integration's).
+RATE_LIMITED = "rate limit: no send slot left before the deadline"
+CANCELLED = "cancelled before the delivery finished"
+
 
 @dataclass(frozen=True, slots=True)
 class BackoffPolicy:
@@ -226,13 +230,31 @@ class Retrier:
                     n.receiver, name, n.group_key, ok=True, attempts=0,
                     skipped="only resolved alerts and send_resolved is false",
                 )  # fmt: skip
+        progress = [0]
+        try:
+            return await self._deliver(name, integration, n, deadline, progress)
+        except asyncio.CancelledError:
+            # Shutdown or a superseding flush: still leave a final record, so
+            # the history never shows a delivery that just stopped.
+            await self._record(n, name, progress[0], self.clock.now(), 0.0, None, CANCELLED, True)
+            raise
+
+    async def _deliver(
+        self,
+        name: str,
+        integration: Integration,
+        n: Notification,
+        deadline: float,
+        progress: list[int],
+    ) -> DeliveryOutcome:
         attempt = 0
         while True:
             if self.limiter and not await self.limiter.acquire(n.receiver, deadline):
-                error = "rate limit: no send slot left before the deadline"
-                await self._record(n, name, attempt + 1, self.clock.now(), 0.0, None, error, True)
-                return DeliveryOutcome(n.receiver, name, n.group_key, False, attempt, error)
+                now = self.clock.now()
+                await self._record(n, name, attempt + 1, now, 0.0, None, RATE_LIMITED, True)
+                return DeliveryOutcome(n.receiver, name, n.group_key, False, attempt, RATE_LIMITED)
             attempt += 1
+            progress[0] = attempt
             failure: DeliveryError | None = None
             result: DeliveryResult | None = None
             async with self._slot(integration):

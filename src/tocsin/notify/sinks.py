@@ -10,9 +10,18 @@ import logging
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from tocsin.notify.retry import AttemptSink, DeliveryAttempt
+from tocsin.notify.retry import CANCELLED, RATE_LIMITED, AttemptSink, DeliveryAttempt
 
 log = logging.getLogger(__name__)
+
+
+def failure_reason(attempt: DeliveryAttempt) -> str:
+    """Why a final attempt failed, as a small fixed set of label values."""
+    if attempt.error == CANCELLED:
+        return "cancelled"
+    if attempt.error == RATE_LIMITED:
+        return "rate_limited"
+    return "deadline" if attempt.retryable else "permanent"
 
 
 class MultiSink:
@@ -42,7 +51,7 @@ class MetricsSink:
         )
         self.failed = Counter(
             "tocsin_notifications_failed_total",
-            "Notifications given up on: permanent failure or retries past the deadline.",
+            "Notifications given up on, by reason: permanent, deadline, rate_limited, cancelled.",
             [*labels, "reason"],
             registry=registry,
         )
@@ -70,12 +79,13 @@ class MetricsSink:
         # `integration` is e.g. "slack[0]"; the kind keeps label cardinality low.
         kind = attempt.integration.split("[", 1)[0]
         labels = (attempt.receiver, kind)
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(attempt.duration)
-        if not attempt.ok:
-            self.requests_failed.labels(*labels, str(attempt.retryable).lower()).inc()
+        # Rate-limit and cancellation records close a delivery; they sent nothing.
+        if attempt.error not in (CANCELLED, RATE_LIMITED):
+            self.requests.labels(*labels).inc()
+            self.latency.labels(*labels).observe(attempt.duration)
+            if not attempt.ok:
+                self.requests_failed.labels(*labels, str(attempt.retryable).lower()).inc()
         if attempt.final:
             self.notifications.labels(*labels).inc()
             if not attempt.ok:
-                reason = "deadline" if attempt.retryable else "permanent"
-                self.failed.labels(*labels, reason).inc()
+                self.failed.labels(*labels, failure_reason(attempt)).inc()
