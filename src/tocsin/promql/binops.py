@@ -14,7 +14,7 @@ import numpy.typing as npt
 import promql_parser as pp
 
 from tocsin.errors import QueryError
-from tocsin.promql.labels import NAME, LabelTable
+from tocsin.promql.labels import NAME, LabelTable, format_labels
 from tocsin.promql.values import F64, Scalars, StepVector
 
 if TYPE_CHECKING:
@@ -174,11 +174,20 @@ def _vector_vector(
     r, c = np.nonzero(one.present)
     counts = np.bincount(inv_o[r] * steps + c, minlength=n_o * steps)
     if (counts > 1).any():
+        cell = int(np.flatnonzero(counts > 1)[0])
+        group, step = divmod(cell, steps)
+        rows = r[(inv_o[r] == group) & (c == step)][:2]
+        dupes = [one.labels.row(int(i)) for i in rows]
+        if on:
+            match = {k: v for k, v in dupes[0].items() if k in names}
+        else:
+            match = {k: v for k, v in dupes[0].items() if k not in names and k != NAME}
         side = "left" if swap else "right"
         raise QueryError(
-            f"found duplicate series for the match group on the {side} hand-side of the "
-            "operation; many-to-many matching not allowed: matching labels must be "
-            "unique on one side",
+            f"found duplicate series for the match group {format_labels(match)} on the "
+            f"{side} hand-side of the operation: "
+            f"[{format_labels(dupes[0])}, {format_labels(dupes[1])}]"
+            ";many-to-many matching not allowed: matching labels must be unique on one side",
             kind="execution",
         )
     o_row[inv_o[r], c] = r

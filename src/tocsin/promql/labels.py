@@ -8,6 +8,7 @@ always the empty string, which PromQL treats as "label absent".
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -30,6 +31,12 @@ def _factorize(values: Sequence[str]) -> Column:
             table.append(v)
         codes[i] = c
     return codes, table
+
+
+def format_labels(labels: Mapping[str, str]) -> str:
+    """A label set as Prometheus prints it: {a="1", b="2"}, sorted by name."""
+    inner = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(labels.items()))
+    return "{" + inner + "}"
 
 
 class LabelTable:
