@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
@@ -33,7 +34,7 @@ class Recorded:
     method: str
     path: str
     query: dict[str, str]
-    headers: dict[str, str]
+    headers: CIMultiDict[str]  # case-insensitive; getall() for repeated headers
     body: bytes
     json: Any = None
 
@@ -105,7 +106,7 @@ class FakeService:
                 request.method,
                 request.path,
                 dict(request.query),
-                dict(request.headers),
+                request.headers.copy(),
                 body,
                 parsed,
             )

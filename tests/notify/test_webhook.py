@@ -210,3 +210,40 @@ async def test_custom_payload_template_string(deps: IntegrationDeps) -> None:
         await integ.aclose()
     assert hook.last.body == b'{"text": "firing"}'
     assert hook.last.headers["Content-Type"] == "application/json"
+
+
+async def test_http_headers_and_authorization_file(deps: IntegrationDeps, tmp_path) -> None:
+    (tmp_path / "cred").write_text("s3cret\n")
+    (tmp_path / "hdr").write_text("from-file\n")
+    async with FakeWebhook() as hook:
+        cfg = {
+            "url": hook.url + "/",
+            "http_config": {
+                "authorization": {"type": "Token", "credentials_file": str(tmp_path / "cred")},
+                "http_headers": {
+                    "X-Tenant": {"values": ["a", "b"]},
+                    "X-Key": {"secrets": ["k"], "files": [str(tmp_path / "hdr")]},
+                },
+            },
+        }
+        integ = webhook.build(cfg, deps)
+        await integ.notify(notification())
+        await integ.aclose()
+    raw = hook.last.headers
+    assert raw["Authorization"] == "Token s3cret"
+    assert raw.getall("X-Tenant") == ["a", "b"]
+    assert raw.getall("X-Key") == ["k", "from-file"]
+
+
+def test_missing_credentials_file_is_a_config_error(deps: IntegrationDeps, tmp_path) -> None:
+    cfg = {"url": "http://x", "http_config": {"bearer_token_file": str(tmp_path / "nope")}}
+    with pytest.raises(ConfigError) as err:
+        webhook.build(cfg, deps)
+    assert err.value.problems[0].field == "http_config.bearer"
+
+
+def test_config_model_dump_with_empty_fields_builds(deps: IntegrationDeps) -> None:
+    from tocsin.alerting.config.common import HTTPConfig
+
+    integ = webhook.build({"url": "http://x", "http_config": HTTPConfig()}, deps)
+    assert integ.config.url == "http://x"

@@ -33,6 +33,7 @@ _KNOWN_HTTP_CONFIG = {
     "proxy_from_environment",
     "no_proxy",
     "enable_http2",
+    "http_headers",
 }
 _TLS_VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,
@@ -53,8 +54,32 @@ def default_tls() -> ssl.SSLContext:
 
 
 def _given(mapping: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The keys that carry a value: config models dump every field, set or not."""
-    return {k: v for k, v in plain(mapping or {}).items() if v not in (None, "", {}, [])}
+    """The keys that carry a value, at every level: config models dump every field."""
+    out = {}
+    for k, v in plain(mapping or {}).items():
+        if isinstance(v, Mapping):
+            v = _given(v)
+        if v not in (None, "", {}, []):
+            out[k] = v
+    return out
+
+
+def _secret(value: Any, file: Any, where: str, field: str) -> str:
+    """A secret needed to build a client: a missing one is a config problem."""
+    try:
+        return read_secret(value or None, file or None, "http_config", field)
+    except DeliveryFailure as e:
+        raise problem(where, f"http_config.{field}", str(e)) from e
+
+
+def _extra_headers(spec: Mapping[str, Any], where: str) -> list[tuple[str, str]]:
+    """Prometheus `http_headers`: each header's values, secrets and file contents."""
+    out = []
+    for name, h in spec.items():
+        values = [*h.get("values", []), *h.get("secrets", [])]
+        values += [_secret(None, f, where, f"http_headers.{name}") for f in h.get("files", [])]
+        out += [(name, str(v)) for v in values]
+    return out
 
 
 def tls_context(tls: Mapping[str, Any] | None, where: str) -> ssl.SSLContext:
@@ -107,18 +132,22 @@ def make_client(
     headers: dict[str, str] = {"User-Agent": "tocsin"}
     auth: httpx.Auth | None = None
     if basic := cfg.get("basic_auth"):
-        password = basic.get("password") or ""
-        if not password and basic.get("password_file"):
-            password = read_secret(None, basic["password_file"], where, "basic_auth.password")
+        password = ""
+        if basic.get("password") or basic.get("password_file"):
+            password = _secret(
+                basic.get("password"), basic.get("password_file"), where, "basic_auth.password"
+            )
         auth = httpx.BasicAuth(basic.get("username", ""), password)
-    if authz := cfg.get("authorization"):
-        cred = read_secret(
+    authz = cfg.get("authorization") or {}
+    if authz.get("credentials") or authz.get("credentials_file"):
+        cred = _secret(
             authz.get("credentials"), authz.get("credentials_file"), where, "authorization"
         )
         headers["Authorization"] = f"{authz.get('type') or 'Bearer'} {cred}"
     if cfg.get("bearer_token") or cfg.get("bearer_token_file"):
-        token = read_secret(cfg.get("bearer_token"), cfg.get("bearer_token_file"), where, "bearer")
+        token = _secret(cfg.get("bearer_token"), cfg.get("bearer_token_file"), where, "bearer")
         headers["Authorization"] = f"Bearer {token}"
+    extra = _extra_headers(cfg.get("http_headers") or {}, where)
     verify = tls_context(cfg.get("tls_config"), where)
     proxy = cfg.get("proxy_url") or None
     if transport is None:
@@ -130,7 +159,7 @@ def make_client(
     return httpx.AsyncClient(
         transport=transport,
         timeout=timeout,
-        headers=headers,
+        headers=httpx.Headers([*headers.items(), *extra]),
         auth=auth,
         follow_redirects=bool(cfg.get("follow_redirects", True)),
     )

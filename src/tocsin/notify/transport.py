@@ -63,7 +63,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             async with session.request(
                 request.method,
                 str(request.url),
-                headers=list(request.headers.multi_items()),
+                # raw keeps each header's spelling (multi_items lowercases).
+                headers=[
+                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
+                ],
                 data=body or None,
                 allow_redirects=False,
                 timeout=_timeout(request),
