@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from tests.rules.helpers import RecordingSink, groups
 from tocsin.clock import FakeClock
 from tocsin.promql import Engine, MemStore
 from tocsin.rules.alerting import AlertingRule, AlertState
 from tocsin.rules.manager import RuleManager
+from tocsin.storage import Store
+from tocsin.storage.migrate import discover
 
 T0 = 1_700_000_040.0  # a whole minute
 
@@ -184,3 +187,31 @@ groups:
     assert (a.active_at, a.state) == (T0, AlertState.FIRING)
     assert Engine().instant_query(store, "gone", T0 + 150).samples != []
     assert Engine().instant_query(store, "gone", T0 + 180).samples == []
+
+
+async def test_for_state_restored_from_the_state_store(tmp_path: Path) -> None:
+    """The kv variant: the tsdb lost everything, the state store did not."""
+    url = f"sqlite:///{tmp_path}/tocsin.db"
+    kv = Store(url, clock=FakeClock(T0))
+    kv.migrate([c for c in discover() if c.name == "core"])
+    try:
+        lost_tsdb = MemStore()
+        first = RuleManager(
+            groups(HOLD), Engine(), lost_tsdb, None, FakeClock(T0), store=kv, restore=False
+        )
+        await _run_until(first, lost_tsdb, T0, T0 + 300)
+        # Stored per group: last evaluation time and each active alert's start.
+        saved = kv.kv_get("rules", "rules.yml;hold")
+        assert saved == {
+            "t": T0 + 300,
+            "alerts": {"Slow": [[{"alertname": "Slow", "job": "a"}, T0]]},
+        }
+        fresh_tsdb = MemStore()
+        second = RuleManager(
+            groups(HOLD), Engine(), fresh_tsdb, None, FakeClock(T0 + 660), store=kv
+        )
+        await _run_until(second, fresh_tsdb, T0 + 600, T0 + 660)
+        [a] = _alert(second).active.values()
+        assert a.active_at == T0 + 360
+    finally:
+        kv.close()

@@ -13,16 +13,14 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-
 from tocsin.alerting.model import Alert
 from tocsin.errors import TocsinError
-from tocsin.rules.alerting import ALERTS_FOR_STATE, AlertingRule
+from tocsin.rules.alerting import AlertingRule
 from tocsin.rules.model import GroupSpec
 from tocsin.rules.query import RuleQuerier
 from tocsin.rules.recording import RecordingRule
 from tocsin.rules.rule import LabelKey, OutSample, label_key
-from tocsin.tsdb.types import STALE_NAN, Appender, LabelMatcher, MatchOp, Queryable, is_stale
+from tocsin.tsdb.types import STALE_NAN, Appender
 
 log = logging.getLogger(__name__)
 
@@ -185,55 +183,3 @@ class Group:
         for idx in by_name.values():
             for j in idx:
                 self._stale.extend(old._previous[j].values())
-
-    def restore_for_state(
-        self, ts: float, queryable: Queryable, outage_tolerance: float, for_grace_period: float
-    ) -> None:
-        """Restore `for` progress of active alerts from ALERTS_FOR_STATE (Prometheus's way).
-
-        For each active alert, the last ALERTS_FOR_STATE sample within the outage
-        tolerance gives when tocsin went down (its time) and when the alert became
-        active (its value). Time spent down does not count towards `for`, and an
-        alert about to fire gets at least `for_grace_period` more.
-        """
-        mint = round((ts - outage_tolerance) * 1000)
-        maxt = round(ts * 1000)
-        for rule in self.rules:
-            if not isinstance(rule, AlertingRule):
-                continue
-            if rule.hold < for_grace_period:
-                rule.restored = True
-                continue
-            matchers = [LabelMatcher("__name__", MatchOp.EQ, ALERTS_FOR_STATE)]
-            matchers.append(LabelMatcher("alertname", MatchOp.EQ, rule.name))
-            for k, v in rule.labels.items():
-                if "{{" not in v:
-                    matchers.append(LabelMatcher(k, MatchOp.EQ, v))
-            found: dict[LabelKey, tuple[int, float]] = {}
-            for s in queryable.select(matchers, mint, maxt):
-                if len(s.timestamps) == 0:
-                    continue
-                labels = {k: v for k, v in s.labels.items() if k != "__name__"}
-                found[label_key(labels)] = (int(s.timestamps[-1]), float(s.values[-1]))
-            for key, a in rule.active.items():
-                hit = found.get(key)
-                if hit is None:
-                    continue
-                t_last, last_value = hit
-                if is_stale_value(last_value):
-                    continue
-                down_at = float(t_last // 1000)
-                active_at = float(int(last_value))
-                remaining = rule.hold - (down_at - active_at)
-                if remaining <= 0:
-                    pass
-                elif remaining < for_grace_period:
-                    active_at = ts + for_grace_period - rule.hold
-                else:
-                    active_at += ts - down_at
-                a.active_at = active_at
-            rule.restored = True
-
-
-def is_stale_value(v: float) -> bool:
-    return bool(is_stale(np.array([v], dtype=np.float64))[0])

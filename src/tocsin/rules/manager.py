@@ -18,6 +18,7 @@ from tocsin.promql.engine import Engine
 from tocsin.rules.group import Group, build_rules
 from tocsin.rules.model import GroupSpec
 from tocsin.rules.query import LocalQuerier, RemoteQuerier, RuleQuerier
+from tocsin.rules.restore import KVForState, KVStore, SeriesForState, restore_for_state
 from tocsin.tsdb.types import Appender, Queryable
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ class RuleManager:
     ALERTS and ALERTS_FOR_STATE go (defaults to `queryable`, which must then
     also be an Appender). Groups with a `datasource` query it instead, but
     write their results locally too. After a (re)start, `for` progress is
-    restored from ALERTS_FOR_STATE in `queryable` (see docs/rules.md).
+    restored from `store` (a tocsin Store, kv namespace "rules") when given,
+    else from ALERTS_FOR_STATE in `queryable` (see docs/rules.md).
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class RuleManager:
         clock: Clock,
         *,
         appender: Appender | None = None,
+        store: KVStore | None = None,
         external_labels: Mapping[str, str] | None = None,
         external_url: str = "",
         default_interval: float = DEFAULT_INTERVAL,
@@ -66,6 +69,7 @@ class RuleManager:
         self.resend_delay = resend_delay
         self.outage_tolerance = outage_tolerance
         self.for_grace_period = for_grace_period
+        self._kv = KVForState(store) if store is not None else None
         self._local = LocalQuerier(engine, queryable)
         self._remote: dict[str, RemoteQuerier] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -109,10 +113,16 @@ class RuleManager:
         # As Prometheus: restore after the second evaluation, once the rules
         # have seen fresh data and know which alerts are active.
         if group.should_restore and group.evaluations >= 2:
-            group.restore_for_state(
-                self.clock.now(), self.queryable, self.outage_tolerance, self.for_grace_period
+            source = self._kv or SeriesForState(self.queryable)
+            restore_for_state(
+                group, self.clock.now(), source, self.outage_tolerance, self.for_grace_period
             )
             group.should_restore = False
+        if self._kv is not None and not group.should_restore:
+            try:
+                self._kv.save(group, ts)
+            except Exception:  # a state-store outage must not stop evaluation
+                log.exception("could not save alert state of group %s", group.key)
 
     async def evaluate_all(self, t: float) -> None:
         """Evaluate every group once at time `t` (tests, one-shot runs)."""
