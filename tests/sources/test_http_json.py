@@ -451,11 +451,25 @@ async def test_oversized_response_is_refused(serve: Serve, clock: FakeClock, chu
 async def test_concurrent_pages_respect_the_concurrency_limit(
     serve: Serve, clock: FakeClock, concurrency: int
 ) -> None:
-    vendor = Vendor(n=1000, delay=0.03)
+    # The server holds requests until `concurrency` of them are waiting (so the
+    # peak reaches the limit however slow the machine), then a moment longer
+    # so that any request beyond the limit would show up too.
+    vendor = Vendor(n=1000, gate=asyncio.Event(), gate_from_page=2)  # page 1 comes alone
     base = await serve(vendor.app())
+
+    async def release() -> None:
+        assert vendor.gate is not None
+        while vendor.in_flight < concurrency:
+            await vendor.arrived.wait()
+            vendor.arrived.clear()
+        await asyncio.sleep(0.05)
+        vendor.gate.set()
+
     pagination = {"style": "page", "next_page": None, "total": "total", "page_size": 100}
     cfg = vendor_cfg(base, pagination=pagination, concurrency=concurrency)
+    releaser = asyncio.ensure_future(release())
     result, _ = await sweep_once(cfg, clock)
+    await releaser
     assert result.ok, result.error
     assert result.requests == 10
     assert len(result.observations) == 1000

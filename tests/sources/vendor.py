@@ -49,7 +49,8 @@ class Vendor:
     delay: float = 0.0  # seconds every list request takes
     in_flight: int = 0
     peak_in_flight: int = 0
-    gate: asyncio.Event | None = None  # when set: list requests wait for it
+    gate: asyncio.Event | None = None  # when set: list requests wait for it...
+    gate_from_page: int = 1  # ...from this page on
     arrived: asyncio.Event = field(default_factory=asyncio.Event)  # a request is waiting
 
     def __post_init__(self) -> None:
@@ -104,12 +105,13 @@ class Vendor:
         denied = self._deny(request)
         if denied is not None:
             return denied
-        if self.delay or self.gate is not None:
+        gated = self.gate is not None and int(request.query.get("page", "1")) >= self.gate_from_page
+        if self.delay or gated:
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             self.arrived.set()
             try:
-                if self.gate is not None:
+                if gated and self.gate is not None:
                     await self.gate.wait()
                 else:
                     await asyncio.sleep(self.delay)
