@@ -208,3 +208,23 @@ def test_label_table_grouping_and_concat() -> None:
     assert len(first) == 4
     dropped = both.drop_name_where(np.ones(5, dtype=bool))
     assert dropped.rows() == both.rows()  # no __name__ column: unchanged
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sum by (job) (rate(req[1m]))",
+        "req @ start() - req",
+        "max_over_time(req[3m:30s]) * step()",
+        "req > 10 or vector(time())",
+    ],
+)
+def test_range_query_chunking_does_not_change_results(query: str) -> None:
+    store = MemStore()
+    for i in range(6):
+        for k in range(80):
+            store.append({"__name__": "req", "job": f"j{i % 2}", "i": str(i)}, k * 10_000, k * i)
+    whole = Engine(range_chunk_steps=10_000).range_query(store, query, 0, 790, 10)
+    chunked = Engine(range_chunk_steps=7).range_query(store, query, 0, 790, 10)
+    assert whole.to_prometheus_json() == chunked.to_prometheus_json()
+    assert whole.series

@@ -93,6 +93,7 @@ class Engine:
     max_samples: most samples one query may load before it fails.
     timeout: seconds a query may run (checked between nodes), None = no limit.
     subquery_step: step of subqueries written without one, in seconds.
+    range_chunk_steps: range queries are evaluated this many steps at a time.
     """
 
     def __init__(
@@ -101,8 +102,12 @@ class Engine:
         max_samples: int = 50_000_000,
         timeout: float | None = None,
         subquery_step: float = 60.0,
+        range_chunk_steps: int = 64,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        if range_chunk_steps < 1:
+            raise ValueError("range_chunk_steps must be at least 1")
+        self.range_chunk_steps = range_chunk_steps
         self.lookback_ms = int(lookback_delta * 1000)
         self.max_samples = max_samples
         self.timeout = timeout
@@ -143,18 +148,26 @@ class Engine:
                 "Try decreasing the query resolution (?step=XX)",
                 kind="bad_data",
             )
-        ctx = self._ctx(queryable, times, s_ms, e_ms, st_ms)
-        val = self.eval(node, ctx)
-        if isinstance(val, Scalars):
-            return MatrixResult([SeriesPoints({}, times, val.values)])
-        if not isinstance(val, StepVector):
-            kind = "range vector" if isinstance(val, RangeVector) else "string"
-            raise QueryError(
-                f'invalid expression type "{kind}" for range query, '
-                "must be Scalar or instant Vector",
-                kind="bad_data",
-            )
-        return _matrix_from_steps(val, times)
+        first = self._ctx(queryable, times, s_ms, e_ms, st_ms)
+        # Steps are independent, so evaluate them in chunks: memory stays
+        # bounded by series x chunk instead of series x all steps.
+        parts: list[MatrixResult] = []
+        for a in range(0, len(times), self.range_chunk_steps):
+            chunk = times[a : a + self.range_chunk_steps]
+            ctx = Ctx(queryable, chunk, s_ms, e_ms, st_ms, first.deadline, first.samples)
+            val = self.eval(node, ctx)
+            if isinstance(val, Scalars):
+                parts.append(MatrixResult([SeriesPoints({}, chunk, val.values)]))
+                continue
+            if not isinstance(val, StepVector):
+                kind = "range vector" if isinstance(val, RangeVector) else "string"
+                raise QueryError(
+                    f'invalid expression type "{kind}" for range query, '
+                    "must be Scalar or instant Vector",
+                    kind="bad_data",
+                )
+            parts.append(_matrix_from_steps(val, chunk))
+        return parts[0] if len(parts) == 1 else _merge_matrices(parts)
 
     # evaluation ---------------------------------------------------------------
     def _ctx(self, q: Queryable, times: I64, s: int, e: int, step: int) -> Ctx:
@@ -381,6 +394,24 @@ def _matrix_from_steps(sv: StepVector, times: I64) -> MatrixResult:
         for m in members:
             vals[sv.present[m]] = sv.values[m][sv.present[m]]
         out.append(SeriesPoints(lbl, times[mask], vals[mask]))
+    out.sort(key=lambda s: _sort_key(s.labels))
+    return MatrixResult(out)
+
+
+def _merge_matrices(parts: list[MatrixResult]) -> MatrixResult:
+    """Join the per-chunk results of one range query, series by series."""
+    merged: dict[tuple[tuple[str, str], ...], list[SeriesPoints]] = {}
+    for part in parts:
+        for s in part.series:
+            merged.setdefault(tuple(sorted(s.labels.items())), []).append(s)
+    out = [
+        SeriesPoints(
+            pieces[0].labels,
+            np.concatenate([p.timestamps for p in pieces]),
+            np.concatenate([p.values for p in pieces]),
+        )
+        for pieces in merged.values()
+    ]
     out.sort(key=lambda s: _sort_key(s.labels))
     return MatrixResult(out)
 
