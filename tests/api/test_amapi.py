@@ -7,12 +7,13 @@ import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.support import need_program, serve_app
+from tests.support import free_port, need_program, serve_app
 from tocsin.alerting.config import parse_alertmanager_config
 from tocsin.alerting.dispatcher import Dispatcher
 from tocsin.alerting.store import fingerprint
@@ -368,4 +369,52 @@ async def test_amtool_alerts_and_silences() -> None:
             assert rc == 0, err
             assert "receiver: team" in out
     finally:
+        await d.stop()
+
+
+async def test_real_prometheus_sends_alerts(tmp_path: Path) -> None:
+    prometheus = need_program("prometheus")
+    d = Dispatcher(parse_alertmanager_config(CFG), None, SystemClock())
+    await d.start()
+    app = FastAPI()
+    app.include_router(make_router(d))
+    proc = None
+    try:
+        async with serve_app(app) as url:
+            (tmp_path / "rules.yml").write_text(
+                "groups:\n- name: g\n  interval: 1s\n  rules:\n"
+                "  - alert: Always\n    expr: vector(1)\n"
+                "    labels: {severity: page}\n    annotations: {summary: always on}\n"
+            )
+            (tmp_path / "prometheus.yml").write_text(
+                "global: {evaluation_interval: 1s}\n"
+                "rule_files: [rules.yml]\n"
+                "alerting:\n  alertmanagers:\n"
+                f"  - api_version: v2\n    static_configs: [{{targets: ['{url[7:]}']}}]\n"
+            )
+            proc = await asyncio.create_subprocess_exec(
+                prometheus,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{free_port()}",
+                # Alerts evaluated before the alertmanager is discovered are
+                # dropped; resend soon rather than after the default minute.
+                "--rules.alert.resend-delay=1s",
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            # Waiting for a real outside process to evaluate and send.
+            for _ in range(300):
+                if len(d.alerts):
+                    break
+                await asyncio.sleep(0.1)
+            [alert] = list(d.alerts)
+            assert alert.labels == {"alertname": "Always", "severity": "page"}
+            assert alert.annotations == {"summary": "always on"}
+            assert not alert.timeout  # Prometheus sends an explicit endsAt
+            assert alert.generator_url.startswith("http")
+    finally:
+        if proc is not None and proc.returncode is None:
+            proc.terminate()
+            await proc.wait()
         await d.stop()
