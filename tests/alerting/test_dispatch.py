@@ -219,3 +219,48 @@ async def test_maintenance_expires_log_entries_and_old_silences(clock: FakeClock
     assert len(h.dispatcher.silences) == 0
     # The silence row stays as history.
     assert len(h.dispatcher.state.load_silences()) == 1
+
+
+async def test_end_to_end_to_a_real_webhook(clock: FakeClock) -> None:
+    import asyncio
+
+    from tests.notify.fakes import FakeWebhook
+    from tocsin.alerting.dispatcher import Dispatcher
+    from tocsin.notify.deps import IntegrationDeps
+    from tocsin.notify.dispatch import Receivers
+    from tocsin.notify.retry import MemoryAttemptSink, Retrier
+
+    async with FakeWebhook() as hook:
+        cfg = parse_alertmanager_config(
+            "route: {receiver: hook, group_by: [alertname], group_wait: 10s}\n"
+            f"receivers: [{{name: hook, webhook_configs: [{{url: '{hook.url}/in'}}]}}]\n"
+        )
+        receivers = Receivers.build(
+            [{"name": "hook", "webhook_configs": [{"url": f"{hook.url}/in"}]}],
+            IntegrationDeps(render=lambda text, n: text, clock=clock),
+            Retrier(clock, MemoryAttemptSink()),
+        )
+        d = Dispatcher(cfg, None, clock, receivers=receivers, external_url="http://tocsin")
+        await d.start()
+        try:
+            await d.put(
+                [Alert(labels={"alertname": "Down", "zone": "z1"}, ends_at=clock.now() + 900)]
+            )
+            await clock.advance(10)
+            for _ in range(500):  # real HTTP round trip to the local fake
+                if hook.requests:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            await d.stop()
+            await receivers.aclose()
+    assert hook.problems == []
+    body = hook.last.json
+    assert body["version"] == "4"
+    assert body["status"] == "firing"
+    assert body["receiver"] == "hook"
+    assert body["groupKey"] == '{}:{alertname="Down"}'
+    assert body["groupLabels"] == {"alertname": "Down"}
+    assert body["externalURL"] == "http://tocsin"
+    assert [a["labels"] for a in body["alerts"]] == [{"alertname": "Down", "zone": "z1"}]
+    assert body["alerts"][0]["fingerprint"] == fingerprint({"alertname": "Down", "zone": "z1"})
