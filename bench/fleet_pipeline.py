@@ -39,6 +39,7 @@ from tocsin.detect.config import DetectionConfig
 from tocsin.detect.detector import Detector
 from tocsin.detect.events import StateChange
 from tocsin.detect.types import TargetState
+from tocsin.runtime.gctune import tune_gc
 from tocsin.runtime.poller import Round, SourcePoller
 from tocsin.runtime.target_series import TargetSeriesWriter
 from tocsin.sim.config import FaultSpec, SimConfig
@@ -139,7 +140,7 @@ async def _wait_port(port: int) -> None:
     raise RuntimeError("simulator did not start")
 
 
-async def bench_sweep(zones: int, sweeps: int) -> dict[str, float]:
+async def bench_sweep(zones: int, sweeps: int, *, tuned: bool) -> dict[str, float]:
     port = _free_port()
     sim = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -160,6 +161,8 @@ async def bench_sweep(zones: int, sweeps: int) -> dict[str, float]:
         gc.collect()
         rss0 = _rss_bytes()
         p = Pipeline(f"http://127.0.0.1:{port}", SystemClock())
+        if tuned:
+            tune_gc()
         walls, cpus, calls = [], [], []
         for _ in range(sweeps):
             w0, c0 = time.perf_counter(), time.process_time()
@@ -177,6 +180,7 @@ async def bench_sweep(zones: int, sweeps: int) -> dict[str, float]:
             "cold_cpu": cpus[0],
             "warm_wall": min(walls[1:]),
             "warm_cpu": min(cpus[1:]),
+            "tuned": tuned,
             "calls": calls[-1],
             "rss_per_zone": rss / zones,
             "core_share_60s": min(cpus[1:]) / INTERVAL,
@@ -344,11 +348,12 @@ async def main() -> None:
             "| zones | cold wall s | cold cpu s | warm wall s | warm cpu s | API calls/sweep "
             "| core share at 60 s | RSS/zone |"
         )
-        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-        for z in (int(x) for x in args.zones.split(",")):
-            r = await bench_sweep(z, args.sweeps)
+        print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for z, tuned in ((int(x), t) for x in args.zones.split(",") for t in (False, True)):
+            r = await bench_sweep(z, args.sweeps, tuned=tuned)
             print(
-                f"| {z:,} | {r['cold_wall']:.2f} | {r['cold_cpu']:.2f} | {r['warm_wall']:.2f} "
+                f"| {z:,} | {'yes' if tuned else 'no'} | {r['cold_wall']:.2f} "
+                f"| {r['cold_cpu']:.2f} | {r['warm_wall']:.2f} "
                 f"| {r['warm_cpu']:.2f} | {r['calls']:.0f} | {r['core_share_60s']:.3f} "
                 f"| {r['rss_per_zone']:.0f} B |"
             )

@@ -60,10 +60,12 @@ async def _serve(loaded: object, config_path: Path | None) -> None:
     from tocsin.clock import SystemClock
     from tocsin.config.loader import LoadedConfig
     from tocsin.runtime.engine import Runtime
+    from tocsin.runtime.gctune import tune_gc
 
     assert isinstance(loaded, LoadedConfig)
     runtime = Runtime(loaded, SystemClock(), config_path=config_path)
     await runtime.start()
+    tune_gc()
     server_cfg = loaded.config.server
     server = uvicorn.Server(
         uvicorn.Config(
