@@ -38,6 +38,25 @@ def evaluate(engine: Engine, node: Any, ctx: Ctx) -> StepVector:
         by = list(node.modifier.labels)
     steps = ctx.steps
     inner = inner.compact()
+    if op == "quantile":
+        assert isinstance(param, Scalars)
+        bad = param.values[np.isnan(param.values) | (param.values < 0) | (param.values > 1)]
+        if len(bad):
+            ctx.notes.warn(
+                f"quantile value should be between 0 and 1, got {go_float(float(bad[0]))}",
+                op,
+                0,
+            )
+    if op == "limit_ratio":
+        assert isinstance(param, Scalars)
+        for r in param.values.tolist():
+            if not math.isnan(r) and not -1 <= r <= 1:
+                cap = 1 if r > 1 else -1
+                ctx.notes.warn(
+                    f"ratio value should be between -1 and 1, got {go_float(r)}, capping to {cap}",
+                    op,
+                    0,
+                )
     if op in ("topk", "bottomk", "limitk", "limit_ratio"):
         assert isinstance(param, Scalars)
         return _select_k(op, inner, param.values, by, without)

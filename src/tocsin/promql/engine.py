@@ -17,6 +17,7 @@ import promql_parser as pp
 
 from tocsin.errors import QueryError, UnsupportedFeature
 from tocsin.promql import aggregations, binops, functions
+from tocsin.promql.annotations import Annotations
 from tocsin.promql.goregex import go_regex
 from tocsin.promql.labels import NAME, LabelTable
 from tocsin.promql.selection import (
@@ -80,6 +81,8 @@ class Ctx:
     interval_ms: int  # the query step (for step())
     deadline: float | None
     samples: list[int] = field(default_factory=lambda: [0])
+    notes: Annotations = field(default_factory=lambda: Annotations(""))
+    range_query: bool = False
 
     @property
     def steps(self) -> int:
@@ -120,8 +123,11 @@ class Engine:
         node = parse(query)
         t_ms = round(t * 1000)
         ctx = self._ctx(queryable, np.array([t_ms], dtype=np.int64), t_ms, t_ms, 0)
+        ctx.notes = Annotations(query)
         val = self.eval(node, ctx)
-        return self._instant_result(val, t_ms)
+        result = self._instant_result(val, t_ms)
+        result.warnings, result.infos = ctx.notes.warnings, ctx.notes.infos
+        return result
 
     def range_query(
         self, queryable: Queryable, query: str, start: float, end: float, step: float
@@ -149,12 +155,15 @@ class Engine:
                 kind="bad_data",
             )
         first = self._ctx(queryable, times, s_ms, e_ms, st_ms)
+        notes = Annotations(query)
         # Steps are independent, so evaluate them in chunks: memory stays
         # bounded by series x chunk instead of series x all steps.
         parts: list[MatrixResult] = []
         for a in range(0, len(times), self.range_chunk_steps):
             chunk = times[a : a + self.range_chunk_steps]
-            ctx = Ctx(queryable, chunk, s_ms, e_ms, st_ms, first.deadline, first.samples)
+            ctx = Ctx(
+                queryable, chunk, s_ms, e_ms, st_ms, first.deadline, first.samples, notes, True
+            )
             val = self.eval(node, ctx)
             if isinstance(val, Scalars):
                 parts.append(MatrixResult([SeriesPoints({}, chunk, val.values)]))
@@ -167,7 +176,9 @@ class Engine:
                     kind="bad_data",
                 )
             parts.append(_matrix_from_steps(val, chunk))
-        return parts[0] if len(parts) == 1 else _merge_matrices(parts)
+        result = parts[0] if len(parts) == 1 else _merge_matrices(parts)
+        result.warnings, result.infos = notes.warnings, notes.infos
+        return result
 
     # evaluation ---------------------------------------------------------------
     def _ctx(self, q: Queryable, times: I64, s: int, e: int, step: int) -> Ctx:
@@ -306,7 +317,15 @@ class Engine:
             start += step_ms
         inner_times = np.arange(start, int(times.max()) + 1, step_ms, dtype=np.int64)
         inner_ctx = Ctx(
-            ctx.q, inner_times, ctx.start_ms, ctx.end_ms, step_ms, ctx.deadline, ctx.samples
+            ctx.q,
+            inner_times,
+            ctx.start_ms,
+            ctx.end_ms,
+            step_ms,
+            ctx.deadline,
+            ctx.samples,
+            ctx.notes,
+            ctx.range_query,
         )
         inner = self.eval(node.expr, inner_ctx)
         if isinstance(inner, Scalars):

@@ -15,7 +15,7 @@ from tocsin.errors import QueryError, UnsupportedFeature
 from tocsin.promql import rangefuncs
 from tocsin.promql.goregex import go_regex
 from tocsin.promql.labels import NAME, LabelTable
-from tocsin.promql.mathutil import bucket_quantile
+from tocsin.promql.mathutil import bucket_quantile, go_float
 from tocsin.promql.values import F64, RangeVector, Scalars, StepVector, Str
 
 if TYPE_CHECKING:
@@ -151,6 +151,11 @@ def evaluate(engine: Engine, node: Any, ctx: Ctx) -> Value:
                     np.zeros(1, bool),
                 )
             return _mapped(v, _date_part(name, v.values))
+        if name.startswith("sort") and ctx.range_query:
+            ctx.notes.warn(
+                "sort is ineffective for range queries since results are always ordered by labels",
+                name,
+            )
         if name in ("sort", "sort_desc"):
             v = engine.eval_vector(args[0], ctx)
             if steps != 1 or v.n == 0:
@@ -173,8 +178,9 @@ def evaluate(engine: Engine, node: Any, ctx: Ctx) -> Value:
             return _label_join(v, dst, sep, srcs)
         if name == "histogram_quantile":
             q = engine.eval_scalar(args[0], ctx)
+            warn_quantile(ctx, q.values, name, 0)
             v = engine.eval_vector(args[1], ctx)
-            return _histogram_quantile(q.values, v)
+            return _histogram_quantile(q.values, v, ctx)
     raise UnsupportedFeature(f"function {name}() is not supported by tocsin")
 
 
@@ -196,6 +202,7 @@ def _range_function(engine: Engine, name: str, args: list[Any], ctx: Ctx) -> Ste
     if name in rangefuncs.PARAM_RANGE_FUNCS:
         if name == "quantile_over_time":
             params.append(engine.eval_scalar(args[0], ctx).values)
+            warn_quantile(ctx, params[0], name, 0)
             range_arg = args[1]
         else:
             params.extend(engine.eval_scalar(a, ctx).values for a in args[1:])
@@ -369,20 +376,37 @@ def _parse_le(s: str) -> float | None:
         return None
 
 
-def _histogram_quantile(q: F64, v: StepVector) -> StepVector:
+def warn_quantile(ctx: Ctx, q: F64, name: str, arg: int) -> None:
+    bad = q[np.isnan(q) | (q < 0) | (q > 1)]
+    if len(bad):
+        ctx.notes.warn(
+            f"quantile value should be between 0 and 1, got {go_float(float(bad[0]))}", name, arg
+        )
+
+
+def _histogram_quantile(q: F64, v: StepVector, ctx: Ctx) -> StepVector:
     steps = v.values.shape[1]
     if v.n == 0:
         return StepVector.empty(steps)
-    les = np.array(
-        [x if (x := _parse_le(s)) is not None else np.nan for s in v.labels.value_strings("le")]
-    )
+    le_text = v.labels.value_strings("le")
+    les = np.array([x if (x := _parse_le(s)) is not None else np.nan for s in le_text])
     usable = ~np.isnan(les)
+    if not usable.all():
+        names = v.labels.value_strings(NAME)
+        for i in np.flatnonzero(~usable & v.present.any(axis=1)).tolist():
+            ctx.notes.warn(
+                f'bucket label "le" is missing or has a malformed value of "{le_text[i]}" '
+                f'for metric name "{names[i]}"',
+                "histogram_quantile",
+                1,
+            )
     v = v.take(usable)
     les = les[usable]
     if v.n == 0:
         return StepVector.empty(steps)
     inv, first = v.labels.group(["le"], without=True)
     groups = len(first)
+    group_names = v.labels.take(first).value_strings(NAME)
     labels = v.labels.take(first).drop(["le", NAME])
     out = np.full((groups, steps), np.nan)
     present = np.zeros((groups, steps), dtype=bool)
@@ -391,8 +415,16 @@ def _histogram_quantile(q: F64, v: StepVector) -> StepVector:
         for g in np.unique(inv[rows]).tolist():
             members = rows[inv[rows] == g]
             buckets = list(zip(les[members].tolist(), v.values[members, s].tolist(), strict=True))
-            out[g, s] = bucket_quantile(float(q[s]), buckets)
+            out[g, s], forced = bucket_quantile(float(q[s]), buckets)
             present[g, s] = True
+            if forced:
+                ctx.notes.info(
+                    "input to histogram_quantile needed to be fixed for monotonicity (see "
+                    "https://prometheus.io/docs/prometheus/latest/querying/functions/"
+                    f'#histogram_quantile) for metric name "{group_names[g]}"',
+                    "histogram_quantile",
+                    1,
+                )
     result = StepVector(labels, out, present, np.zeros(groups, dtype=bool))
     _check_dupes(result)
     return result

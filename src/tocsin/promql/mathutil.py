@@ -52,17 +52,20 @@ def almost_equal(a: float, b: float, eps: float) -> bool:
     return diff / min(abs_sum, 1.7976931348623157e308) < eps
 
 
-def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
-    """Quantile from classic (upper bound, cumulative count) buckets."""
+def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> tuple[float, bool]:
+    """Quantile from classic (upper bound, cumulative count) buckets.
+
+    Returns (quantile, whether decreasing counts had to be forced monotonic).
+    """
     if math.isnan(q):
-        return math.nan
+        return math.nan, False
     if q < 0:
-        return -math.inf
+        return -math.inf, False
     if q > 1:
-        return math.inf
+        return math.inf, False
     buckets = sorted(buckets, key=lambda b: b[0])
     if not buckets or not math.isinf(buckets[-1][0]) or buckets[-1][0] < 0:
-        return math.nan
+        return math.nan, False
     # Merge buckets with the same upper bound.
     merged: list[list[float]] = []
     for ub, c in buckets:
@@ -71,20 +74,25 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
         else:
             merged.append([ub, c])
     # Force monotonic counts, ignoring tiny float noise.
+    forced = False
     prev = merged[0][1]
     for b in merged[1:]:
         cur = b[1]
         if cur == prev:
             continue
-        if almost_equal(prev, cur, 1e-12) or cur < prev:
+        if almost_equal(prev, cur, 1e-12):
             b[1] = prev
+            continue
+        if cur < prev:
+            b[1] = prev
+            forced = True
             continue
         prev = cur
     if len(merged) < 2:
-        return math.nan
+        return math.nan, forced
     observations = merged[-1][1]
     if observations == 0 or math.isnan(observations):
-        return math.nan
+        return math.nan, forced
     rank = q * observations
     idx = len(merged) - 1
     for i in range(len(merged) - 1):
@@ -92,9 +100,9 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
             idx = i
             break
     if idx == len(merged) - 1:
-        return merged[-2][0]
+        return merged[-2][0], forced
     if idx == 0 and merged[0][0] <= 0:
-        return merged[0][0]
+        return merged[0][0], forced
     start = 0.0
     end = merged[idx][0]
     count = merged[idx][1]
@@ -102,7 +110,7 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
         start = merged[idx - 1][0]
         count -= merged[idx - 1][1]
         rank -= merged[idx - 1][1]
-    return start + (end - start) * (rank / count)
+    return start + (end - start) * (rank / count), forced
 
 
 def kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:

@@ -2,10 +2,13 @@
 
 Commands: `load <step>` (+ series lines), `load_with_nhcb`, `clear`,
 `eval instant at <t> <query>` and `eval range from <t0> to <t1> step <s>
-<query>` followed by `expect ...` lines and expected results. tocsin does not
-produce warning/info annotations: `expect warn`/`expect info` only check the
-value, and a case that requires a specific annotation message is reported as
-skipped (with the reason) when its value is right.
+<query>` followed by `expect ...` lines and expected results.
+
+tocsin produces only some of Prometheus' warning/info annotations. So a bare
+`expect warn`/`expect info` checks the value only; `expect ... msg:/regex:`
+passes when tocsin produced a matching annotation, fails when it produced
+others of that kind but none matching, and is reported as skipped (with the
+reason) when it produced none; `expect no_warn`/`no_info` fail on any.
 """
 
 from __future__ import annotations
@@ -211,7 +214,10 @@ class Expectation:
     fail_msg: str | None = None
     fail_regex: str | None = None
     ordered: bool = False
-    annotations: list[str] = field(default_factory=list)  # exact ones required
+    # (kind, "msg" | "regex", text) annotations that must be present
+    annotations: list[tuple[str, str, str]] = field(default_factory=list)
+    no_warn: bool = False
+    no_info: bool = False
     string: str | None = None
     range_vector: tuple[int, int, int] | None = None
 
@@ -349,8 +355,10 @@ class Runner:
             elif rest.startswith("regex:"):
                 exp.fail_regex = rest[6:].strip()
         elif kind in ("warn", "info"):
-            if rest:
-                exp.annotations.append(f"{kind} {rest}")
+            if rest.startswith("msg:"):
+                exp.annotations.append((kind, "msg", rest[4:].strip()))
+            elif rest.startswith("regex:"):
+                exp.annotations.append((kind, "regex", rest[6:].strip()))
         elif kind == "ordered":
             exp.ordered = True
         elif kind == "string":
@@ -360,8 +368,10 @@ class Runner:
             if not m:
                 raise ScriptError(f"bad 'expect range vector': {text!r}")
             exp.range_vector = tuple(parse_duration_ms(g) for g in m.groups())  # type: ignore[assignment]
-        elif kind in ("no_warn", "no_info"):
-            pass
+        elif kind == "no_warn":
+            exp.no_warn = True
+        elif kind == "no_info":
+            exp.no_info = True
         else:
             raise ScriptError(f"unknown expectation {text!r}")
 
@@ -417,15 +427,8 @@ class Runner:
         problem = self._compare(ev, res)
         if problem:
             return CaseResult(file, line_no, ev.query, FAILED, problem)
-        if exp.annotations:
-            return CaseResult(
-                file,
-                line_no,
-                ev.query,
-                SKIPPED,
-                "value matches; tocsin does not produce annotations: " + "; ".join(exp.annotations),
-            )
-        return CaseResult(file, line_no, ev.query, PASSED)
+        status, message = _check_annotations(exp, res.warnings, res.infos)
+        return CaseResult(file, line_no, ev.query, status, message)
 
     # comparison ------------------------------------------------------------
     def _compare(self, ev: _Eval, res: QueryResult) -> str | None:
@@ -521,6 +524,28 @@ _COMMAND = re.compile(
 
 def _is_body(line: str) -> bool:
     return bool(line) and not line.startswith("#") and not _COMMAND.match(line)
+
+
+def _check_annotations(exp: Expectation, warnings: list[str], infos: list[str]) -> tuple[str, str]:
+    if exp.no_warn and warnings:
+        return FAILED, f"unexpected warnings: {warnings}"
+    if exp.no_info and infos:
+        return FAILED, f"unexpected infos: {infos}"
+    missing = []
+    for kind, mode, text in exp.annotations:
+        have = warnings if kind == "warn" else infos
+        if mode == "msg":
+            ok = text in have
+        else:
+            ok = any(re.search(text, h) for h in have)
+        if ok:
+            continue
+        if have:
+            return FAILED, f"expected {kind} {mode} {text!r}, got {have}"
+        missing.append(f"{kind} {mode}: {text}")
+    if missing:
+        return SKIPPED, "value matches; annotation not produced by tocsin: " + "; ".join(missing)
+    return PASSED, ""
 
 
 def _is_number(tok: str) -> bool:

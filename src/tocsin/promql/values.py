@@ -128,6 +128,8 @@ class VectorResult:
     values: F64
     t_ms: int
     result_type: str = field(default="vector", init=False)
+    warnings: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
 
     @cached_property
     def samples(self) -> list[Sample]:
@@ -162,6 +164,8 @@ class MatrixResult:
 
     series: list[SeriesPoints]
     result_type: str = field(default="matrix", init=False)
+    warnings: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.series)
@@ -187,6 +191,8 @@ class ScalarResult:
     value: float
     t_ms: int
     result_type: str = field(default="scalar", init=False)
+    warnings: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
 
     def to_prometheus_json(self) -> dict[str, Any]:
         return {
@@ -200,6 +206,8 @@ class StringResult:
     value: str
     t_ms: int
     result_type: str = field(default="string", init=False)
+    warnings: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
 
     def to_prometheus_json(self) -> dict[str, Any]:
         return {"resultType": "string", "result": [format_time(self.t_ms), self.value]}
