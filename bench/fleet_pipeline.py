@@ -345,7 +345,7 @@ async def main() -> None:
     if args.part in ("sweep", "all"):
         print("\n## sweep (real time, simulator in a child process)\n")
         print(
-            "| zones | cold wall s | cold cpu s | warm wall s | warm cpu s | API calls/sweep "
+            "| zones | gc tuned | cold wall s | cold cpu s | warm wall s | warm cpu s | API calls/sweep "
             "| core share at 60 s | RSS/zone |"
         )
         print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
