@@ -111,7 +111,8 @@ class Dispatcher:
             store = Store("sqlite://", clock=self.clock)
         store.migrate()
         self.store = store
-        self.state = AlertingState(store)
+        self.state = AlertingState(store, on_dirty=self._schedule_commit)
+        self._commit_handle: asyncio.Handle | None = None
         self.attempt_sink: AttemptSink = HistoryAttemptSink(self.state)
         self.external_url = external_url
         self.alerts = ActiveAlerts()
@@ -188,6 +189,23 @@ class Dispatcher:
         self._save_groups(self.groups.values())
         self._wake.set()
 
+    def _schedule_commit(self) -> None:
+        """Commit buffered state writes once this event-loop turn is done."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: the next read or `stop()` commits
+        self._commit_handle = loop.call_soon(self._commit)
+
+    def _commit(self) -> None:
+        self._commit_handle = None
+        try:
+            self.state.commit()
+        except Exception:
+            # Keep dispatching: the writes stay buffered and the next commit
+            # retries them; say loudly that the database is behind.
+            log.exception("could not write alerting state")
+
     # -- lifecycle ----------------------------------------------------------
 
     async def start(self) -> None:
@@ -224,6 +242,10 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._save_groups(self.groups.values())
+        if self._commit_handle is not None:
+            self._commit_handle.cancel()
+            self._commit_handle = None
+        self.state.commit()
 
     # -- intake -------------------------------------------------------------
 

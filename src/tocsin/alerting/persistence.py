@@ -10,7 +10,7 @@ PostgreSQL alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,29 +70,115 @@ class NotificationRow:
 
 
 class AlertingState:
-    """Reads and writes of the alerting tables."""
+    """Reads and writes of the alerting tables.
 
-    def __init__(self, store: Store) -> None:
+    Writes are buffered and committed together by `commit()`, in one
+    transaction: the dispatcher commits once per event-loop turn, so the
+    many small changes of concurrent flushes cost one round trip. Buffered
+    writes to the same key collapse to the last one. Every read commits
+    first, so it sees everything written before it.
+    """
+
+    _KEYS: dict[str, tuple[str, ...]] = {
+        "alerts": ("fingerprint",),
+        "groups": ("group_key",),
+        "nflog": ("group_key", "receiver", "integration"),
+        "silences": ("id",),
+    }
+
+    def __init__(self, store: Store, on_dirty: Callable[[], None] | None = None) -> None:
         self.store = store
         self.engine = store.engine
+        self.on_dirty = on_dirty
+        self._keyed: dict[str, dict[tuple[Any, ...], dict[str, Any] | None]] = {
+            name: {} for name in self._KEYS
+        }
+        self._appends: dict[str, list[dict[str, Any]]] = {
+            name: [] for name in ("history", "notifications", "attempts")
+        }
+        self._dirty = False
+        self._stmts: dict[str, Any] = {}
 
-    def _upsert(self, table: sa.Table, keys: Sequence[str], rows: list[dict[str, Any]]) -> None:
-        if not rows:
+    def _mark(self) -> None:
+        if not self._dirty:
+            self._dirty = True
+            if self.on_dirty is not None:
+                self.on_dirty()
+
+    def _upsert_rows(self, name: str, rows: Iterable[dict[str, Any]]) -> None:
+        buf, keys = self._keyed[name], self._KEYS[name]
+        for r in rows:
+            buf[tuple(r[k] for k in keys)] = r
+        self._mark()
+
+    def _delete_keys(self, name: str, keys: Iterable[tuple[Any, ...]]) -> None:
+        buf = self._keyed[name]
+        for k in keys:
+            buf[k] = None
+        self._mark()
+
+    def _append(self, name: str, rows: Iterable[dict[str, Any]]) -> None:
+        self._appends[name].extend(rows)
+        self._mark()
+
+    def _upsert_stmt(self, name: str) -> Any:
+        stmt = self._stmts.get(name)
+        if stmt is None:
+            table, keys = T[name], self._KEYS[name]
+            dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+            ins = dialect.insert(table)
+            stmt = ins.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={c.name: ins.excluded[c.name] for c in table.columns if c.name not in keys},
+            )
+            self._stmts[name] = stmt
+        return stmt
+
+    def commit(self) -> None:
+        """Write everything buffered, in one transaction."""
+        if not self._dirty:
             return
-        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        stmt = insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys},
-        )
-        with self.engine.begin() as conn:
-            for i in range(0, len(rows), _BATCH):
-                conn.execute(stmt, rows[i : i + _BATCH])
+        keyed = {name: buf for name, buf in self._keyed.items() if buf}
+        appends = {name: rows for name, rows in self._appends.items() if rows}
+        self._keyed = {name: {} for name in self._KEYS}
+        self._appends = {name: [] for name in self._appends}
+        self._dirty = False
+        try:
+            self._write(keyed, appends)
+        except Exception:
+            # Put the writes back (newer buffered ones win) for the next commit.
+            for name, buf in keyed.items():
+                self._keyed[name] = {**buf, **self._keyed[name]}
+            for name, rows in appends.items():
+                self._appends[name] = rows + self._appends[name]
+            self._dirty = True
+            raise
 
-    def _insert(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            with self.engine.begin() as conn:
-                conn.execute(table.insert(), rows)
+    def _write(
+        self,
+        keyed: Mapping[str, Mapping[tuple[Any, ...], dict[str, Any] | None]],
+        appends: Mapping[str, list[dict[str, Any]]],
+    ) -> None:
+        with self.engine.begin() as conn:
+            for name, buf in keyed.items():
+                table, cols = T[name], self._KEYS[name]
+                gone = [k for k, row in buf.items() if row is None]
+                rows = [row for row in buf.values() if row is not None]
+                for i in range(0, len(gone), _BATCH):
+                    chunk = gone[i : i + _BATCH]
+                    if len(cols) == 1:
+                        conn.execute(
+                            table.delete().where(table.c[cols[0]].in_([k[0] for k in chunk]))
+                        )
+                    else:
+                        conn.execute(
+                            table.delete().where(sa.tuple_(*(table.c[c] for c in cols)).in_(chunk))
+                        )
+                for i in range(0, len(rows), _BATCH):
+                    conn.execute(self._upsert_stmt(name), rows[i : i + _BATCH])
+            for name, rows in appends.items():
+                for i in range(0, len(rows), _BATCH):
+                    conn.execute(T[name].insert(), rows[i : i + _BATCH])
 
     # -- active alerts ------------------------------------------------------
 
@@ -110,17 +196,14 @@ class AlertingState:
             }
             for a in alerts
         ]
-        self._upsert(T["alerts"], ["fingerprint"], rows)
+        self._upsert_rows("alerts", rows)
 
     def delete_alerts(self, fps: Sequence[str]) -> None:
-        if not fps:
-            return
-        table = T["alerts"]
-        with self.engine.begin() as conn:
-            for i in range(0, len(fps), _BATCH):
-                conn.execute(table.delete().where(table.c.fingerprint.in_(fps[i : i + _BATCH])))
+        if fps:
+            self._delete_keys("alerts", ((fp,) for fp in fps))
 
     def load_alerts(self) -> list[StoredAlert]:
+        self.commit()
         table = T["alerts"]
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(table)).mappings().all()
@@ -153,15 +236,14 @@ class AlertingState:
             }
             for g in groups
         ]
-        self._upsert(T["groups"], ["group_key"], rows)
+        self._upsert_rows("groups", rows)
 
     def delete_groups(self, keys: Sequence[str]) -> None:
         if keys:
-            table = T["groups"]
-            with self.engine.begin() as conn:
-                conn.execute(table.delete().where(table.c.group_key.in_(list(keys))))
+            self._delete_keys("groups", ((k,) for k in keys))
 
     def load_groups(self) -> list[GroupRow]:
+        self.commit()
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(T["groups"])).mappings().all()
         return [
@@ -192,19 +274,13 @@ class AlertingState:
             }
             for e in entries
         ]
-        self._upsert(T["nflog"], ["group_key", "receiver", "integration"], rows)
+        self._upsert_rows("nflog", rows)
 
     def delete_nflog(self, keys: Iterable[LogKey]) -> None:
-        table = T["nflog"]
-        with self.engine.begin() as conn:
-            for g, r, i in keys:
-                conn.execute(
-                    table.delete().where(
-                        table.c.group_key == g, table.c.receiver == r, table.c.integration == i
-                    )
-                )
+        self._delete_keys("nflog", keys)
 
     def load_nflog(self) -> list[LogEntry]:
+        self.commit()
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(T["nflog"])).mappings().all()
         return [
@@ -227,9 +303,10 @@ class AlertingState:
             {"id": s["id"], "data": dict(s), "updated_at": float(s.get("updated_at", 0.0))}
             for s in silences
         ]
-        self._upsert(T["silences"], ["id"], rows)
+        self._upsert_rows("silences", rows)
 
     def load_silences(self) -> list[dict[str, Any]]:
+        self.commit()
         with self.engine.connect() as conn:
             return [dict(r[0]) for r in conn.execute(sa.select(T["silences"].c.data))]
 
@@ -257,12 +334,14 @@ class AlertingState:
             }
             for c in changes
         ]
-        self._insert(T["history"], rows)
+        if rows:
+            self._append("history", rows)
 
     def alert_history(
         self, fingerprint: str | None = None, since: float | None = None, limit: int = 100
     ) -> list[HistoryRow]:
         """State changes, newest first."""
+        self.commit()
         table = T["history"]
         q = sa.select(table).order_by(table.c.id.desc()).limit(limit)
         if fingerprint:
@@ -275,6 +354,7 @@ class AlertingState:
 
     def state_changes_since(self, since: float) -> list[tuple[str, float]]:
         """(fingerprint, at) of changes between firing and resolved since `since`."""
+        self.commit()
         table = T["history"]
         q = sa.select(table.c.fingerprint, table.c.at).where(
             table.c.at >= since, table.c.old_state != ""
@@ -299,10 +379,12 @@ class AlertingState:
             }
             for r in rows
         ]
-        self._insert(T["notifications"], data)
+        if data:
+            self._append("notifications", data)
 
     def notifications(self, receiver: str | None = None, limit: int = 100) -> list[NotificationRow]:
         """Deliveries, newest first."""
+        self.commit()
         table = T["notifications"]
         q = sa.select(table).order_by(table.c.id.desc()).limit(limit)
         if receiver:
@@ -328,8 +410,8 @@ class AlertingState:
         ]
 
     def append_attempt(self, a: DeliveryAttempt) -> None:
-        self._insert(
-            T["attempts"],
+        self._append(
+            "attempts",
             [
                 {
                     "at": a.at,
@@ -348,6 +430,7 @@ class AlertingState:
         )
 
     def attempts(self, receiver: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        self.commit()
         table = T["attempts"]
         q = sa.select(table).order_by(table.c.id.desc()).limit(limit)
         if receiver:
