@@ -17,7 +17,7 @@ from tocsin.alerting.model import Alert
 from tocsin.errors import QueryError
 from tocsin.rules.query import RuleQuerier
 from tocsin.rules.rule import LabelKey, OutSample, RuleStatus, apply_labels, label_key
-from tocsin.templating.prometheus import expand_alert_template, table_link
+from tocsin.templating.prometheus import AlertTemplateExpander, table_link
 
 RESOLVED_RETENTION = 15 * 60.0
 ALERTS = "ALERTS"
@@ -86,6 +86,9 @@ class AlertingRule:
         self.restored = restored
         self.active: dict[LabelKey, ActiveAlert] = {}
         self.status = RuleStatus()
+        # Remembers expansions of templates that read only $labels: a fleet
+        # alert's summary is rendered once per zone, not at every evaluation.
+        self._expander = AlertTemplateExpander(self.external_labels, external_url)
 
     # evaluation ---------------------------------------------------------------
     async def eval(
@@ -98,22 +101,13 @@ class AlertingRule:
 
         fresh: dict[LabelKey, ActiveAlert] = {}
         tmpl_name = f"__alert_{self.name}"
+        self._expander.query_fn = query_fn
         for s in samples:
 
             def expand(
                 text: str, s_labels: Mapping[str, str] = s.labels, v: float = s.value
             ) -> str:
-                return expand_alert_template(
-                    text,
-                    s_labels,
-                    self.external_labels,
-                    v,
-                    self.external_url,
-                    query_fn,
-                    ts,
-                    name=tmpl_name,
-                    errors="inline",
-                )
+                return self._expander.expand(text, s_labels, v, ts, name=tmpl_name, errors="inline")
 
             base = {k: v for k, v in s.labels.items() if k != "__name__"}
             labels = apply_labels(base, {k: expand(v) for k, v in self.labels.items()})
