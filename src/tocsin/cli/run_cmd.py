@@ -85,6 +85,11 @@ async def _serve(loaded: object, config_path: Path | None) -> None:
         task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    # uvicorn handles SIGTERM/SIGINT during serve() and re-raises the signal
+    # afterwards to the handler that was there before; make that one a no-op so
+    # the process gets to stop the runtime (final state snapshot, tsdb flush).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     logging.getLogger("tocsin").info("tocsin listening on http://%s", server_cfg.listen)
     try:
         await server.serve()
