@@ -223,3 +223,15 @@ groups:
     [a] = sink.all()
     assert a.labels["team"] == "LAB"
     assert a.annotations == {"summary": "lab at 90.5 (eu, http://t:1)", "count": "2"}
+
+
+async def test_valid_until_uses_the_group_interval_when_longer_than_resend() -> None:
+    store, sink = MemStore(), RecordingSink()
+    text = ALERT.format(for_="0s", keep="0s").replace("interval: 1m", "interval: 5m")
+    m = _manager(text, store, sink)
+    for i in range(2):
+        t = T0 + 300 * i
+        store.append({"__name__": "up", "job": "a"}, round(t * 1000), 0)
+        await m.evaluate_all(t)
+    # Both evaluations send (5m > resend delay); endsAt = t + 4 x 5m.
+    assert [a.ends_at for a in sink.all()] == [T0 + 1200, T0 + 300 + 1200]

@@ -12,6 +12,7 @@ from tocsin.rules.alerting import AlertingRule, AlertState
 from tocsin.rules.manager import RuleManager
 from tocsin.storage import Store
 from tocsin.storage.migrate import discover
+from tocsin.tsdb.db import TSDB
 
 T0 = 1_700_000_040.0  # a whole minute
 
@@ -215,3 +216,36 @@ async def test_for_state_restored_from_the_state_store(tmp_path: Path) -> None:
         assert a.active_at == T0 + 360
     finally:
         kv.close()
+
+
+async def test_with_the_tsdb_results_alerts_and_restore() -> None:
+    """The same flow against tocsin's tsdb (batch appends, staleness, select)."""
+    tsdb = TSDB(None, clock=FakeClock(T0)).open()
+    text = """
+groups:
+  - name: hold
+    rules:
+      - record: up:sum
+        expr: sum(up)
+      - alert: Slow
+        expr: up == 0
+        for: 20m
+"""
+    first = RuleManager(groups(text), Engine(), tsdb, None, FakeClock(T0), restore=False)
+    t = T0
+    while t <= T0 + 300:
+        tsdb.append({"__name__": "up", "job": "a"}, round(t * 1000), 0)
+        await first.evaluate_all(t)
+        t += 60
+    eng = Engine()
+    assert eng.instant_query(tsdb, "up:sum", T0 + 300).samples[0].value == 0.0
+    [fs] = eng.instant_query(tsdb, "ALERTS_FOR_STATE", T0 + 300).samples
+    assert fs.value == T0
+    second = RuleManager(groups(text), Engine(), tsdb, None, FakeClock(T0 + 660))
+    for t in (T0 + 600, T0 + 660):
+        tsdb.append({"__name__": "up", "job": "a"}, round(t * 1000), 0)
+        await second.evaluate_all(t)
+    rule = second.groups[0].rules[1]
+    assert isinstance(rule, AlertingRule)
+    [a] = rule.active.values()
+    assert a.active_at == T0 + 360
