@@ -144,13 +144,17 @@ class Dispatcher:
         self.extensions = extensions
         self.tree: Route = build_tree(config)
         self.routes_by_id = {r.route_id(): r for r in self.tree.walk()}
+        # route_id() walks up the tree: compute it once per route.
+        self._route_ids = {id(r): rid for rid, r in self.routes_by_id.items()}
+        self.generation = getattr(self, "generation", 0) + 1
         self.resolve_timeout = config.global_.resolve_timeout
         self.inhibitor = Inhibitor.from_config(config)
         self._inhibit_dirty = True
         intervals = config.time_interval_set()
         self._time_muters = {
-            rid: TimeMuter(intervals, r.mute_time_intervals, r.active_time_intervals)
-            for rid, r in self.routes_by_id.items()
+            id(r): TimeMuter(intervals, r.mute_time_intervals, r.active_time_intervals)
+            for r in self.routes_by_id.values()
+            if r.mute_time_intervals or r.active_time_intervals
         }
         self._digests = {
             name: DigestSchedule(opts.digest)
@@ -443,7 +447,9 @@ class Dispatcher:
                     tracker, lambda: self.state.kv_put("flap_announced", sorted(tracker.announced))
                 )
             )
-        stages.append(MuteStage(self._time_muters[g.route.route_id()]))
+        time_muter = self._time_muters.get(id(g.route))
+        if time_muter is not None:
+            stages.append(MuteStage(time_muter))
         stages.append(MuteStage(self.inhibitor))
         keep = None
         if self.extensions.for_receiver(g.receiver).notify_resolved_when_silenced:
@@ -523,11 +529,10 @@ class Dispatcher:
 
     # -- persistence helpers ------------------------------------------------
 
-    @staticmethod
-    def _group_row(g: AggregationGroup) -> GroupRow:
+    def _group_row(self, g: AggregationGroup) -> GroupRow:
         return GroupRow(
             group_key=g.key,
-            route_id=g.route.route_id(),
+            route_id=self._route_ids.get(id(g.route)) or g.route.route_id(),
             receiver=g.receiver,
             labels=dict(g.labels),
             next_flush=g.next_flush,
@@ -544,15 +549,20 @@ class Dispatcher:
 
     # -- queries for the API --------------------------------------------------
 
-    def alert_status(self, alert: StoredAlert, now: float) -> AlertStatus:
+    def alert_status(
+        self, alert: StoredAlert, now: float, routes: Sequence[Route] | None = None
+    ) -> AlertStatus:
+        """Silences, inhibitions and time intervals muting `alert` at `now`
+        (`routes`: its matching routes, if the caller has them already)."""
         self._refresh_inhibitor(now)
-        silenced = tuple(self.silences.is_silenced(alert.labels, now))
-        inhibited = tuple(
-            sorted({fingerprint(src) for src in self.inhibitor_sources(alert.labels)})
-        )
+        silenced = tuple(self.silences.is_silenced(alert.labels, now)) if len(self.silences) else ()
+        sources = self.inhibitor.inhibiting_sources(alert.labels) if self.inhibitor.rules else []
+        inhibited = tuple(sorted({fingerprint(src) for src in sources}))
         muted: list[str] = []
-        for route in self.tree.match(alert.labels):
-            tm = self._time_muters[route.route_id()]
+        for route in self.tree.match(alert.labels) if routes is None else routes:
+            tm = self._time_muters.get(id(route))
+            if tm is None:
+                continue
             muted.extend(tm.intervals.active_names(tm.mute, now))
             if tm.active and not tm.intervals.active_names(tm.active, now):
                 muted.extend(tm.active)
@@ -560,9 +570,6 @@ class Dispatcher:
         if state == "active" and alert.fingerprint not in self._alert_groups:
             state = "unprocessed"
         return AlertStatus(state, silenced, inhibited, tuple(dict.fromkeys(muted)))
-
-    def inhibitor_sources(self, labels: Mapping[str, str]) -> list[Mapping[str, str]]:
-        return self.inhibitor.inhibiting_sources(labels)
 
     def receivers_of(self, labels: Mapping[str, str]) -> list[str]:
         """Receiver of every matching route, in order (repeats kept, as Alertmanager)."""
