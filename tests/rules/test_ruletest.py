@@ -203,3 +203,21 @@ def test_histogram_series_get_counter_reset_hints() -> None:
     ]
     assert hints == ["unknown", "not_reset", "reset"]
     assert store.answer("sum(h)", 0, 300_000) is None
+
+
+def test_input_is_loaded_lazily_up_to_the_last_evaluation(tmp_path: Path) -> None:
+    """As promtool: `@` cannot reach input samples after the last evaluation time."""
+    body = """
+tests:
+  - input_series:
+      - series: x
+        values: 1 2 3
+    promql_expr_test:
+      - expr: x @ 120
+        eval_time: 1m
+        exp_samples:
+          - labels: x
+            value: 2
+"""
+    code, text = _run(tmp_path, body)
+    assert code == 0, text

@@ -328,7 +328,7 @@ async def _run_group(
     store = RuleTestStore()
     hstore = histograms.HistogramStore()
     try:
-        _load_series(store, hstore, tg)
+        pending = _load_series(store, hstore, tg)
     except (ScriptError, histograms.HistogramParseError) as exc:
         return [str(exc)]
     engine = Engine(subquery_step=spec.eval_ms / 1000)
@@ -371,6 +371,7 @@ async def _run_group(
     ts = mint
     step = spec.eval_ms
     while ts <= maxt:
+        pending.load_until(store, ts)
         eval_errs = []
         for g in groups:
             await g.eval(ts / 1000)
@@ -448,7 +449,25 @@ async def _run_group(
     return errors
 
 
-def _load_series(store: RuleTestStore, hstore: histograms.HistogramStore, tg: _TestGroup) -> None:
+class _Pending:
+    """Input samples not yet in the store: promtool loads them lazily, up to
+    each evaluation time, so a query (an `@` modifier) never sees later input."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[int, dict[str, str], float]] = []
+        self.pos = 0
+
+    def load_until(self, store: RuleTestStore, t_ms: int) -> None:
+        while self.pos < len(self.samples) and self.samples[self.pos][0] <= t_ms:
+            t, labels, v = self.samples[self.pos]
+            store.append(labels, t, v)
+            self.pos += 1
+
+
+def _load_series(
+    store: RuleTestStore, hstore: histograms.HistogramStore, tg: _TestGroup
+) -> _Pending:
+    pending = _Pending()
     for series, values in tg.series:
         labels, rest = parse_series(series)
         if rest.strip():
@@ -465,7 +484,9 @@ def _load_series(store: RuleTestStore, hstore: histograms.HistogramStore, tg: _T
         slots, _ = parse_values(tokens)
         for k, v in enumerate(slots):
             if v is not None:
-                store.append(labels, tg.start_ms + k * tg.interval_ms, v)
+                pending.samples.append((tg.start_ms + k * tg.interval_ms, labels, v))
+    pending.samples.sort(key=lambda x: x[0])
+    return pending
 
 
 Got = tuple[dict[str, str], float, str]
