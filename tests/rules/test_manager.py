@@ -231,7 +231,9 @@ groups:
         expr: up == 0
         for: 20m
 """
-    first = RuleManager(groups(text), Engine(), tsdb, None, FakeClock(T0), restore=False)
+    first = RuleManager(
+        groups(text), Engine(), tsdb, None, FakeClock(T0), restore=False, offload_queries=True
+    )
     t = T0
     while t <= T0 + 300:
         tsdb.append({"__name__": "up", "job": "a"}, round(t * 1000), 0)
@@ -241,7 +243,9 @@ groups:
     assert eng.instant_query(tsdb, "up:sum", T0 + 300).samples[0].value == 0.0
     [fs] = eng.instant_query(tsdb, "ALERTS_FOR_STATE", T0 + 300).samples
     assert fs.value == T0
-    second = RuleManager(groups(text), Engine(), tsdb, None, FakeClock(T0 + 660))
+    second = RuleManager(
+        groups(text), Engine(), tsdb, None, FakeClock(T0 + 660), offload_queries=True
+    )
     for t in (T0 + 600, T0 + 660):
         tsdb.append({"__name__": "up", "job": "a"}, round(t * 1000), 0)
         await second.evaluate_all(t)

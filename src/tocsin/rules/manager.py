@@ -38,6 +38,8 @@ class RuleManager:
     write their results locally too. After a (re)start, `for` progress is
     restored from `store` (a tocsin Store, kv namespace "rules") when given,
     else from ALERTS_FOR_STATE in `queryable` (see docs/rules.md).
+    `offload_queries` runs local queries in a worker thread (the queryable
+    must then be thread-safe, as the tsdb is; MemStore is not).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class RuleManager:
         outage_tolerance: float = OUTAGE_TOLERANCE,
         for_grace_period: float = FOR_GRACE_PERIOD,
         restore: bool = True,
+        offload_queries: bool = False,
     ) -> None:
         self.engine = engine
         self.queryable = queryable
@@ -70,7 +73,7 @@ class RuleManager:
         self.outage_tolerance = outage_tolerance
         self.for_grace_period = for_grace_period
         self._kv = KVForState(store) if store is not None else None
-        self._local = LocalQuerier(engine, queryable)
+        self._local = LocalQuerier(engine, queryable, offload=offload_queries)
         self._remote: dict[str, RemoteQuerier] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running = False

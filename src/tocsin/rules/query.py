@@ -7,6 +7,7 @@ anything else that is not an instant vector is an error.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any, Protocol
 
@@ -30,13 +31,20 @@ class RuleQuerier(Protocol):
 
 
 class LocalQuerier:
-    """Queries tocsin's own engine over a Queryable (the tsdb head)."""
+    """Queries tocsin's own engine over a Queryable (the tsdb head).
 
-    def __init__(self, engine: Engine, queryable: Queryable) -> None:
+    With `offload`, queries run in a worker thread so that the event loop
+    keeps ingesting during a long evaluation (the tsdb is thread-safe).
+    """
+
+    def __init__(self, engine: Engine, queryable: Queryable, *, offload: bool = False) -> None:
         self.engine = engine
         self.queryable = queryable
+        self.offload = offload
 
     async def query(self, expr: str, t: float) -> list[Sample]:
+        if self.offload:
+            return await asyncio.to_thread(self.query_sync, expr, t)
         return self.query_sync(expr, t)
 
     def query_sync(self, expr: str, t: float) -> list[Sample]:
