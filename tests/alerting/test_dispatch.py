@@ -264,3 +264,37 @@ async def test_end_to_end_to_a_real_webhook(clock: FakeClock) -> None:
     assert body["externalURL"] == "http://tocsin"
     assert [a["labels"] for a in body["alerts"]] == [{"alertname": "Down", "zone": "z1"}]
     assert body["alerts"][0]["fingerprint"] == fingerprint({"alertname": "Down", "zone": "z1"})
+
+
+async def test_timeout_resolution_is_kept_in_history(clock: FakeClock) -> None:
+    h = Harness(CFG, clock)
+    await h.start()
+    await h.push(h.alert("T"))  # no endsAt: resolves after resolve_timeout (5m)
+    await h.run_until(700)
+    await h.stop()
+    rows = h.dispatcher.state.alert_history(fingerprint=fingerprint({"alertname": "T"}))
+    assert [(r.old_state, r.new_state, r.at - h.t0) for r in rows] == [
+        ("firing", "resolved", 300.0),
+        ("", "firing", 0.0),
+    ]
+    assert len(h.dispatcher.alerts) == 0  # resolve delivered, alert forgotten
+
+
+async def test_state_writes_survive_a_failed_commit(clock: FakeClock) -> None:
+    h = Harness(CFG, clock)
+    state = h.dispatcher.state
+    real_write = state._write
+    calls = []
+
+    def failing_once(*args: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database is away")
+        real_write(*args)  # type: ignore[arg-type]
+
+    state._write = failing_once  # type: ignore[method-assign]
+    await h.dispatcher.put([h.alert("A", ends=100)])
+    with pytest.raises(RuntimeError):
+        state.commit()
+    state.commit()
+    assert [a.labels["alertname"] for a in state.load_alerts()] == ["A"]

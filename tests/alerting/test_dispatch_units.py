@@ -129,20 +129,28 @@ def test_merge(
 def test_active_alerts_replace_when_not_overlapping() -> None:
     store = ActiveAlerts()
     first = _stored(10, 20, 10)
-    _, change = store.upsert(first, now=10)
-    assert change is not None
-    assert (change.old_state, change.new_state) == ("", "firing")
+    _, changes = store.upsert(first, now=10)
+    assert [(c.old_state, c.new_state) for c in changes] == [("", "firing")]
     # It fires again long after it resolved: a new episode, not a merge.
     again = _stored(100, 400, 100)
-    kept, change = store.upsert(again, now=100)
+    kept, changes = store.upsert(again, now=100)
     assert kept.starts_at == 100
-    assert change is not None
-    assert (change.old_state, change.new_state) == ("resolved", "firing")
+    assert [(c.old_state, c.new_state) for c in changes] == [("resolved", "firing")]
     resolved = replace(again, ends_at=150, updated_at=150, timeout=False)
-    kept, change = store.upsert(resolved, now=150)
+    kept, changes = store.upsert(resolved, now=150)
     assert (kept.starts_at, kept.ends_at) == (100, 150)
-    assert change is not None
-    assert change.new_state == "resolved"
+    assert [(c.old_state, c.new_state) for c in changes] == [("firing", "resolved")]
+    assert store.upsert(resolved, now=160)[1] == []
+
+
+def test_a_timeout_resolution_is_recorded_when_the_alert_returns() -> None:
+    store = ActiveAlerts()
+    store.upsert(_stored(10, 310, 10, timeout=True), now=10)
+    _, changes = store.upsert(_stored(500, 800, 500), now=500)
+    assert [(c.old_state, c.new_state, c.at) for c in changes] == [
+        ("firing", "resolved", 310),
+        ("resolved", "firing", None),
+    ]
 
 
 def _entry(firing: set[str], resolved: set[str], at: float) -> LogEntry:

@@ -53,6 +53,7 @@ from tocsin.alerting.store import (
     complete,
     fingerprint,
     notification_order,
+    timeout_resolution,
     validate,
 )
 from tocsin.clock import Clock, SystemClock
@@ -233,13 +234,17 @@ class Dispatcher:
         self._save_groups(self.groups.values())
         self._task = asyncio.create_task(self._loop(), name="alerting-dispatcher")
 
-    async def stop(self) -> None:
-        """Stop scheduling; flushes in progress are cancelled (their groups stay due)."""
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop scheduling. Flushes in progress get `grace` seconds (of real
+        time) to finish, then are cancelled; their groups stay due, so a
+        cancelled notification is sent again after a restart."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if grace > 0 and self._flushes:
+            await asyncio.wait(list(self._flushes), timeout=grace)
         for t in list(self._flushes):
             t.cancel()
         for t in list(self._flushes):
@@ -276,12 +281,15 @@ class Dispatcher:
         changes: list[Change] = []
         created: list[AggregationGroup] = []
         for incoming in alerts:
-            alert, change = self.alerts.upsert(incoming, now)
+            alert, moved = self.alerts.upsert(incoming, now)
             stored.append(alert)
-            if change is not None:
-                changes.append(change)
-                if self.flaps is not None and change.old_state:
-                    self.flaps.record(alert.fingerprint, now)
+            changes.extend(moved)
+            if self.flaps is not None:
+                for change in moved:
+                    if change.old_state:
+                        self.flaps.record(
+                            alert.fingerprint, now if change.at is None else change.at
+                        )
             created.extend(self._route(alert, now))
         if not stored:
             return
@@ -512,6 +520,14 @@ class Dispatcher:
                     del self._alert_groups[fp]
                     gone.append(fp)
         if gone:
+            # A resolution by timeout was never pushed: record it now, at its time.
+            timed_out = [
+                timeout_resolution(a)
+                for fp in gone
+                if (a := self.alerts.get(fp)) is not None and a.timeout
+            ]
+            if timed_out:
+                self.state.append_changes(timed_out, self.clock.now())
             self.alerts.delete(gone)
             self.state.delete_alerts(gone)
             self._inhibit_dirty = True

@@ -324,7 +324,7 @@ class AlertingState:
         rows = [
             {
                 "fingerprint": c.alert.fingerprint,
-                "at": at,
+                "at": at if c.at is None else c.at,
                 "old_state": c.old_state,
                 "new_state": c.new_state,
                 "labels": dict(c.alert.labels),

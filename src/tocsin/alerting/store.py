@@ -187,6 +187,12 @@ class Change:
     alert: StoredAlert
     old_state: str  # "" (new), "firing" or "resolved"
     new_state: str
+    at: float | None = None  # when, if not when it was noticed
+
+
+def timeout_resolution(alert: StoredAlert) -> Change:
+    """The change of an alert that resolved because nobody renewed it."""
+    return Change(alert, "firing", "resolved", at=alert.ends_at)
 
 
 @dataclass
@@ -204,8 +210,9 @@ class ActiveAlerts:
     def get(self, fp: str) -> StoredAlert | None:
         return self._by_fp.get(fp)
 
-    def upsert(self, alert: StoredAlert, now: float) -> tuple[StoredAlert, Change | None]:
-        """Store `alert`, merging with a known version; the Change if its state moved."""
+    def upsert(self, alert: StoredAlert, now: float) -> tuple[StoredAlert, list[Change]]:
+        """Store `alert`, merging with a known version; the changes of state it
+        makes (a resolution by timeout noticed only now comes first)."""
         old = self._by_fp.get(alert.fingerprint)
         if old is not None and overlaps(old, alert):
             alert = merge(old, alert, now)
@@ -213,8 +220,12 @@ class ActiveAlerts:
         new_state = "resolved" if alert.resolved(now) else "firing"
         old_state = "" if old is None else ("resolved" if old.resolved(now) else "firing")
         if old_state == new_state:
-            return alert, None
-        return alert, Change(alert, old_state, new_state)
+            return alert, []
+        changes = []
+        if old is not None and old_state == "resolved" and old.timeout:
+            changes.append(timeout_resolution(old))
+        changes.append(Change(alert, old_state, new_state))
+        return alert, changes
 
     def load(self, alerts: Iterable[StoredAlert]) -> None:
         for a in alerts:
