@@ -9,6 +9,7 @@ from tests.rules.helpers import RecordingSink, groups
 from tocsin.clock import FakeClock
 from tocsin.promql import Engine, MemStore
 from tocsin.rules.alerting import AlertingRule, AlertState
+from tocsin.rules.group import Group
 from tocsin.rules.manager import RuleManager
 from tocsin.storage import Store
 from tocsin.storage.migrate import discover
@@ -253,3 +254,33 @@ groups:
     assert isinstance(rule, AlertingRule)
     [a] = rule.active.values()
     assert a.active_at == T0 + 360
+
+
+async def test_reload_while_running_restarts_group_loops(clock: FakeClock) -> None:
+    store = MemStore()
+    one = "groups: [{name: a, interval: 10s, rules: [{record: r1, expr: vector(1)}]}]"
+    two = "groups: [{name: b, interval: 10s, rules: [{record: r2, expr: vector(2)}]}]"
+    m = RuleManager(groups(one), Engine(), store, None, clock, restore=False)
+
+    def due(g: Group, start: float, end: float) -> int:
+        first = g.eval_timestamp(start) + g.interval
+        return len([k for k in range(10) if first + k * g.interval <= end])
+
+    task = asyncio.create_task(m.run())
+    start = clock.now()
+    await clock.advance(0)
+    await clock.advance(25)
+    old = m.groups[0]
+    assert old.evaluations == due(old, start, start + 25)
+    done = old.evaluations
+    m.reload(groups(two))
+    await clock.advance(0)
+    await clock.advance(30)
+    assert old.evaluations == done  # the removed group's loop stopped
+    new = m.groups[0]
+    assert new.name == "b"
+    assert new.evaluations == due(new, start + 25, start + 55)
+    # The removed group's series were marked stale at reload time.
+    assert Engine().instant_query(store, "r1", clock.now()).samples == []
+    m.stop()
+    await task
