@@ -307,6 +307,8 @@ def make_router(
                     out.append(
                         {
                             "labels": dict(g.labels),
+                            # Route labels as configured (not template-expanded).
+                            "routeLabels": dict(g.route.labels),
                             "receiver": {"name": g.receiver},
                             "alerts": alerts,
                         }
