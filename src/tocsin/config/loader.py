@@ -8,15 +8,23 @@ Every problem found is reported with file, line and field, all at once.
 from __future__ import annotations
 
 import glob
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from tocsin.alerting.config import (
+    AlertmanagerConfig,
+    alertmanager_config_from_data,
+    load_alertmanager_config,
+)
+from tocsin.alerting.extensions import AlertingExtensions, parse_extensions
 from tocsin.config.schema import TocsinConfig
 from tocsin.config.yamlpos import Positions, load_yaml, problems_from_validation_error
 from tocsin.errors import ConfigError, ConfigProblem
+from tocsin.rules.loader import load_rule_files
+from tocsin.rules.model import GroupSpec
 
 
 @dataclass
@@ -25,6 +33,11 @@ class LoadedConfig:
     positions: Positions
     files: list[Path]
     base_dir: Path
+    rule_groups: list[GroupSpec] = field(default_factory=list)
+    rule_paths: list[Path] = field(default_factory=list)
+    alertmanager: AlertmanagerConfig | None = None
+    alertmanager_text: str | None = None
+    extensions: AlertingExtensions | None = None
 
 
 def load_config(path: str | Path) -> LoadedConfig:
@@ -35,10 +48,51 @@ def load_config(path: str | Path) -> LoadedConfig:
         config = TocsinConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(problems_from_validation_error(exc, positions, data)) from None
+    loaded = LoadedConfig(config, positions, files, path.parent)
     problems = _cross_check(config, positions)
+    problems += _load_rules(loaded)
+    problems += _load_alerting(loaded, data, path)
     if problems:
         raise ConfigError(problems)
-    return LoadedConfig(config, positions, files, path.parent)
+    return loaded
+
+
+def _load_rules(loaded: LoadedConfig) -> list[ConfigProblem]:
+    """Rule files are part of the config: a broken one fails the load (and reload)."""
+    problems: list[ConfigProblem] = []
+    for i, pattern in enumerate(loaded.config.rule_files):
+        found = sorted(glob.glob(str(loaded.base_dir / pattern)))
+        if not found:
+            f, line = loaded.positions.locate(("rule_files", i))
+            problems.append(
+                ConfigProblem(f, line, f"rule_files[{i}]", f"no file matches {pattern!r}")
+            )
+        loaded.rule_paths.extend(Path(p) for p in found)
+    try:
+        loaded.rule_groups = load_rule_files(loaded.rule_paths)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    return problems
+
+
+def _load_alerting(loaded: LoadedConfig, data: dict[str, Any], path: Path) -> list[ConfigProblem]:
+    section = loaded.config.alerting
+    try:
+        if section is not None and set(section) == {"config_file"}:
+            am_path = loaded.base_dir / str(section["config_file"])
+            loaded.alertmanager = load_alertmanager_config(am_path)
+            loaded.alertmanager_text = am_path.read_text(encoding="utf-8")
+        elif section is not None:
+            loaded.alertmanager = alertmanager_config_from_data(
+                data["alerting"], loaded.positions, prefix=("alerting",)
+            )
+        loaded.extensions = parse_extensions(loaded.config.alerting_extensions, str(path))
+    except ConfigError as exc:
+        return exc.problems
+    except OSError as exc:
+        f, line = loaded.positions.locate(("alerting", "config_file"))
+        return [ConfigProblem(f, line, "alerting.config_file", f"cannot read: {exc}")]
+    return []
 
 
 def _read(path: Path) -> tuple[Any, Positions]:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tocsin.detect.config import DetectionConfig
 from tocsin.sim.config import SimConfig
 from tocsin.sources.config import SourceConfig
-from tocsin.tsdb.config import ScrapeConfig, StorageConfig
+from tocsin.tsdb.config import Duration, ScrapeConfig, StorageConfig
 
 DEFAULT_PORT = 9095
 
@@ -60,7 +60,21 @@ class SimulatorSection(_Strict):
     scenario: Path | None = Field(default=None, description="Fault scenario YAML file.")
 
 
+class GlobalConfig(_Strict):
+    """Prometheus's `global:` settings that tocsin's rule engine uses."""
+
+    evaluation_interval: Duration = Field(
+        default=60.0, description="Default interval of rule groups without their own."
+    )
+    external_labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels added to every alert the rules send."
+    )
+
+
 class TocsinConfig(_Strict):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
     server: ServerConfig = Field(default_factory=ServerConfig)
     database: str = Field(
         default="sqlite:///data/tocsin.db",
@@ -79,6 +93,19 @@ class TocsinConfig(_Strict):
     )
     scrape_configs: list[ScrapeConfig] = Field(
         default_factory=list, description="Prometheus scrape jobs: see docs/tsdb.md."
+    )
+    rule_files: list[str] = Field(
+        default_factory=list,
+        description="Prometheus rule files (globs, relative to this file): see docs/rules.md.",
+    )
+    # Both are validated by their own loaders (with this file's positions),
+    # so the schema only keeps them as data here.
+    alerting: dict[str, Any] | None = Field(
+        default=None,
+        description="An Alertmanager config inline, or `{config_file: alertmanager.yml}`.",
+    )
+    alerting_extensions: dict[str, Any] | None = Field(
+        default=None, description="tocsin's options beyond Alertmanager: see docs/alerting.md."
     )
 
     def source_names(self) -> list[str]:

@@ -18,9 +18,12 @@ from typing import Any
 from fastapi import APIRouter
 from prometheus_client import generate_latest
 
+from tocsin.alerting.dispatcher import Dispatcher
+from tocsin.api.amapi import make_router as make_alert_router
 from tocsin.api.exposition import TargetExposition
 from tocsin.api.facade import ReloadOutcome, TargetRow
 from tocsin.api.promapi import make_router as make_query_router
+from tocsin.api.rulesapi import make_rules_router
 from tocsin.clock import Clock
 from tocsin.config.loader import LoadedConfig, load_config
 from tocsin.config.schema import TocsinConfig
@@ -29,6 +32,8 @@ from tocsin.detect.events import SourceEvent
 from tocsin.detect.types import SourceState, TargetState
 from tocsin.errors import ConfigError
 from tocsin.promql.engine import Engine
+from tocsin.rules.manager import RuleManager
+from tocsin.runtime.alerting_setup import build_dispatcher, make_retrier, reload_dispatcher
 from tocsin.runtime.poller import Round, SourcePoller
 from tocsin.runtime.selfmetrics import SelfMetrics
 from tocsin.runtime.target_series import TargetSeriesWriter
@@ -62,6 +67,10 @@ class Runtime:
         self.target_series = TargetSeriesWriter(self.tsdb)
         self.query_engine = Engine()
         self.scraper = ScrapeManager(self.tsdb, clock)
+        self.retrier = make_retrier(clock, self.metrics.registry)
+        self.dispatcher: Dispatcher | None = None
+        self.alerting_text: str | None = None
+        self.rules: RuleManager | None = None
         self._background: list[asyncio.Task[None]] = []
         self.sources: dict[str, Source] = {}
         self._pollers: dict[str, tuple[SourcePoller, asyncio.Task[None]]] = {}
@@ -89,20 +98,43 @@ class Runtime:
             log.info("restored the state of %d targets", len(saved))
         if self.config.simulator.enabled:
             await self._start_simulator()
+        # Built in the loop's thread: the dispatcher schedules its own commits there.
+        dispatcher, self.alerting_text = build_dispatcher(
+            self.loaded, self.store, self.clock, self.retrier
+        )
+        await dispatcher.start()
+        self.dispatcher = dispatcher
+        g = self.config.global_
+        self.rules = RuleManager(
+            self.loaded.rule_groups,
+            self.query_engine,
+            self.tsdb,
+            dispatcher,
+            self.clock,
+            store=self.store,
+            external_labels=g.external_labels,
+            external_url=self.config.server.url(),
+            default_interval=g.evaluation_interval,
+        )
         self._start_sources(self.config)
         if poll:
             self._background.append(asyncio.create_task(self.tsdb.run(), name="tsdb"))
+            self._background.append(asyncio.create_task(self.rules.run(), name="rules"))
             self.scraper.apply(self.config.scrape_configs)
         self._ready = True
 
     async def stop(self) -> None:
         self._ready = False
         await self._stop_sources()
+        if self.rules is not None:
+            self.rules.stop()
         for task in self._background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.scraper.close()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
         await asyncio.to_thread(self._snapshot_all)
         await asyncio.to_thread(self.tsdb.close)
         if self._simulator is not None:
@@ -135,6 +167,11 @@ class Runtime:
                 task = asyncio.create_task(poller.run(), name=f"poll:{cfg.name}")
                 self._pollers[cfg.name] = (poller, task)
             self.metrics.calls_per_hour.labels(cfg.name).set(source.estimate_calls_per_hour())
+
+    async def evaluate_rules(self) -> None:
+        """One evaluation of every rule group at the clock's now (tests)."""
+        assert self.rules is not None, "start() first"
+        await self.rules.evaluate_all(self.clock.now())
 
     async def sweep_all(self) -> list[Round]:
         """One round of every source, in config order (for tests and `--once`)."""
@@ -207,6 +244,12 @@ class Runtime:
             await self._stop_sources()
             self.loaded, self.config = loaded, loaded.config
             self.detector.reconfigure(self.config.detection)
+            if self.rules is not None:
+                self.rules.reload(loaded.rule_groups)
+            if self.dispatcher is not None:
+                self.alerting_text = reload_dispatcher(
+                    self.dispatcher, loaded, self.store, self.clock, self.retrier
+                )
             self._start_sources(self.config)
             if self._poll:
                 self.scraper.apply(self.config.scrape_configs)
@@ -216,8 +259,13 @@ class Runtime:
             return ReloadOutcome(True)
 
     def api_routers(self) -> list[APIRouter]:
-        """Routers beyond the fleet API: the Prometheus query API."""
-        return [make_query_router(self.tsdb, self.query_engine, clock=self.clock)]
+        """Routers beyond the fleet API: Prometheus query and rules APIs, Alertmanager v2."""
+        assert self.dispatcher is not None, "start() first"
+        return [
+            make_query_router(self.tsdb, self.query_engine, clock=self.clock),
+            make_rules_router(lambda: self.rules),
+            make_alert_router(self.dispatcher, config_text=self.alerting_text),
+        ]
 
     # -- EngineFacade ------------------------------------------------------
     def now(self) -> float:

@@ -1,0 +1,109 @@
+"""Build the alerting side of the runtime: receivers, dispatcher, rules.
+
+Kept apart from `engine.py` so the runtime reads as the pipeline and this
+file holds the wiring details of notify + templates + dispatcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from prometheus_client import CollectorRegistry
+
+from tocsin.alerting.config import AlertmanagerConfig, parse_alertmanager_config
+from tocsin.alerting.dispatcher import Dispatcher
+from tocsin.clock import Clock
+from tocsin.config.loader import LoadedConfig
+from tocsin.notify.deps import IntegrationDeps
+from tocsin.notify.dispatch import Receivers
+from tocsin.notify.retry import Retrier
+from tocsin.notify.sinks import MetricsSink
+from tocsin.storage.store import Store
+from tocsin.templating.alertmanager import alertmanager_template_set, notification_renderer
+
+# Without an alerting section, alerts from rules and the v2 API are still kept,
+# grouped and visible in the API; they are just not sent anywhere.
+DEFAULT_ALERTING = """
+route:
+  receiver: "null"
+receivers:
+  - name: "null"
+"""
+
+
+class StoreKeyValue:
+    """The notify package's small key-value state (Slack threads) in the state store."""
+
+    NAMESPACE = "notify"
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def get(self, key: str) -> str | None:
+        row = await asyncio.to_thread(self.store.kv_get, self.NAMESPACE, key)
+        if not isinstance(row, dict):
+            return None
+        expires = row.get("expires")
+        if expires is not None and expires <= self.clock.now():
+            return None
+        value = row.get("value")
+        return value if isinstance(value, str) else None
+
+    async def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        expires = None if ttl is None else self.clock.now() + ttl
+        await asyncio.to_thread(
+            self.store.kv_put, self.NAMESPACE, key, {"value": value, "expires": expires}
+        )
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self.store.kv_delete, self.NAMESPACE, key)
+
+
+def alerting_config(loaded: LoadedConfig) -> tuple[AlertmanagerConfig, str | None]:
+    if loaded.alertmanager is not None:
+        return loaded.alertmanager, loaded.alertmanager_text
+    return parse_alertmanager_config(DEFAULT_ALERTING, "<default alerting>"), None
+
+
+def make_retrier(clock: Clock, registry: CollectorRegistry) -> Retrier:
+    """One retrier per process: its metrics are registered once, its rate limits kept."""
+    return Retrier(clock, MetricsSink(registry))
+
+
+def build_receivers(
+    cfg: AlertmanagerConfig, store: Store, clock: Clock, retrier: Retrier
+) -> Receivers:
+    templates = alertmanager_template_set(cfg.template_patterns(), clock=clock)
+    deps = IntegrationDeps(
+        render=notification_renderer(templates),
+        render_html=notification_renderer(templates, html=True),
+        clock=clock,
+        kv=StoreKeyValue(store, clock),
+        hostname=socket.gethostname(),
+    )
+    return Receivers.build(cfg.receivers, deps, retrier)
+
+
+def build_dispatcher(
+    loaded: LoadedConfig, store: Store, clock: Clock, retrier: Retrier
+) -> tuple[Dispatcher, str | None]:
+    cfg, text = alerting_config(loaded)
+    dispatcher = Dispatcher(
+        cfg,
+        store,
+        clock,
+        receivers=build_receivers(cfg, store, clock, retrier),
+        extensions=loaded.extensions,
+        external_url=loaded.config.server.url(),
+    )
+    return dispatcher, text
+
+
+def reload_dispatcher(
+    dispatcher: Dispatcher, loaded: LoadedConfig, store: Store, clock: Clock, retrier: Retrier
+) -> str | None:
+    cfg, text = alerting_config(loaded)
+    dispatcher.apply_config(cfg, build_receivers(cfg, store, clock, retrier), loaded.extensions)
+    return text
