@@ -298,3 +298,28 @@ async def test_state_writes_survive_a_failed_commit(clock: FakeClock) -> None:
         state.commit()
     state.commit()
     assert [a.labels["alertname"] for a in state.load_alerts()] == ["A"]
+
+
+async def test_reload_during_a_flush_keeps_the_new_groups(clock: FakeClock) -> None:
+    h = Harness(CFG, clock)
+    await h.start()
+    await h.push(h.alert("A", ends=10_000))
+    await h.run_until(100)
+    await h.push(h.alert("A", starts=0, ends=100))
+    h.recorders["team"].failures = 1  # the flush at t=330 retries a second later
+    await h.run_until(330.5)
+    assert len(h.dispatcher._flushes) == 1
+    h.dispatcher.apply_config(parse_alertmanager_config(CFG))
+    await h.run_until(400)
+    assert [(s.at, s.firing, s.resolved) for s in h.sent] == [
+        (30.0, ["A"], []),
+        (331.0, [], ["A"]),
+    ]
+    # The replaced group's flush must not take the alert from the new group.
+    assert len(h.dispatcher.groups) == 1
+    assert len(h.dispatcher.alerts) == 1
+    await h.run_until(700)
+    await h.stop()
+    assert len(h.sent) == 2
+    assert len(h.dispatcher.groups) == 0
+    assert len(h.dispatcher.alerts) == 0

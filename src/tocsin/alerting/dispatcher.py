@@ -408,7 +408,9 @@ class Dispatcher:
             alerts = [a for fp in g.fingerprints if (a := self.alerts.get(fp)) is not None]
             resolved_seen = {a.fingerprint: a.updated_at for a in alerts if a.resolved(now)}
             ok = await self._notify(g, alerts, now)
-            if ok:
+            # A reload during the flush replaced the group: the new one owns
+            # the alerts now and resolves them on its own flush.
+            if ok and self.groups.get(g.key) is g:
                 self._drop_resolved(g, resolved_seen)
         except asyncio.CancelledError:
             raise
