@@ -323,3 +323,18 @@ async def test_reload_during_a_flush_keeps_the_new_groups(clock: FakeClock) -> N
     assert len(h.sent) == 2
     assert len(h.dispatcher.groups) == 0
     assert len(h.dispatcher.alerts) == 0
+
+
+async def test_a_receiver_without_integrations_fails_the_flush_visibly(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = Harness(CFG, clock)
+    assert h.dispatcher.receivers is not None
+    del h.dispatcher.receivers.receivers["pager"]
+    await h.start()
+    await h.push(h.alert("P", ends=10_000, severity="page"))
+    with caplog.at_level("WARNING"):
+        await h.run_until(40)
+    await h.stop()
+    assert "receiver 'pager' has no deliverable integration" in caplog.text
+    assert len(h.dispatcher.groups) == 1  # kept for the next flush

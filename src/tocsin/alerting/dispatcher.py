@@ -438,8 +438,8 @@ class Dispatcher:
             options=options,
             external_url=self.external_url,
         )
-        pipeline = self._pipeline(g)
         try:
+            pipeline = self._pipeline(g)
             await pipeline.exec(ctx, sorted(alerts, key=notification_order))
             return True
         except StageError as exc:
