@@ -84,7 +84,7 @@ async def intake(n: int, tmp: Path) -> Dispatcher:
 
 
 async def fanout(groups: int, tmp: Path) -> None:
-    d, sink, clock = make(tmp / "fanout.db", "0s")
+    d, sink, _ = make(tmp / "fanout.db", "0s")
     await d.start()
     alerts = [Alert(labels={"alertname": "VenueDown", "venue": f"v{i}"}) for i in range(groups)]
     t = time.perf_counter()
