@@ -195,6 +195,11 @@ async def test_restart_on_postgresql(clock: FakeClock) -> None:
             (30.0, ["A"], []),
             (330.0, [], ["A"]),
         ]
+        # Expiry deletes log rows by their three-column key.
+        assert len(h.dispatcher.state.load_nflog()) == 1
+        clock.set(clock.now() + 121 * 3600)
+        h.dispatcher.maintenance()
+        assert h.dispatcher.state.load_nflog() == []
     finally:
         with h.store.engine.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
