@@ -59,6 +59,17 @@ def _check_tocsin(path: Path) -> None:
     typer.echo(f"SUCCESS: {path} is a valid tocsin config")
     for extra in loaded.files[1:]:
         typer.echo(f"  includes {extra}")
+    if loaded.rule_groups:
+        n_rules = sum(len(g.rules) for g in loaded.rule_groups)
+        typer.echo(
+            f"  {len(loaded.rule_groups)} rule groups, {n_rules} rules "
+            f"from {len(loaded.rule_paths)} files"
+        )
+    if loaded.alertmanager is not None:
+        am = loaded.alertmanager
+        typer.echo(
+            f"  alerting: {len(am.receivers)} receivers, {len(am.inhibit_rules)} inhibit rules"
+        )
     for source in cfg.sources:
         calls = estimate_calls_per_hour(source)
         typer.echo(
