@@ -140,3 +140,14 @@ groups:
 def test_missing_files_are_named() -> None:
     with pytest.raises(ConfigError, match=r"nope\.yml: cannot read rule file"):
         load_rule_files(["nope.yml"])
+
+
+def test_string_fields_keep_the_yaml_text_as_written() -> None:
+    text = (
+        "groups:\n- name: 1.50\n  rules:\n  - alert: A\n    expr: 1e3\n"
+        "    labels: {v: 1.0, w: 0x1F, b: yes}\n"
+    )
+    [g] = parse_rules(text, "r.yml")
+    assert g.name == "1.50"
+    assert g.rules[0].expr == "1e3"
+    assert g.rules[0].labels == {"v": "1.0", "w": "0x1F", "b": "yes"}

@@ -71,6 +71,8 @@ def test_failure_messages_read_like_promtool() -> None:
     # Alerts expected but not firing, and firing but not expected.
     assert "alertname: Test, time: 0s" in text
     assert "alertname: AlwaysFiring, time: 5m" in text
+    # `values: 0x10` is 0 repeated 10 more times (no hex in series values).
+    assert "alertname: InstanceDown, time: 5m" in text
     assert 'Labels:{alertname="AlwaysFiring"}' in text
 
 

@@ -18,6 +18,7 @@ from tocsin.config.yamlpos import Positions, load_yaml
 from tocsin.errors import ConfigError, ConfigProblem, QueryError
 from tocsin.promql.engine import parse as parse_promql
 from tocsin.rules.model import Datasource, GroupSpec, RuleSpec
+from tocsin.rules.rawyaml import RawScalars
 from tocsin.templating import TemplateError
 from tocsin.templating.prometheus import check_alert_template
 
@@ -70,7 +71,7 @@ def load_rule_file(path: str | Path, *, ignore_unknown_fields: bool = False) -> 
 def parse_rules(text: str, file: str, *, ignore_unknown_fields: bool = False) -> list[GroupSpec]:
     """Parse rule file text; raise ConfigError listing every problem."""
     data, pos = load_yaml(text, file)
-    p = _Parser(file, pos, ignore_unknown_fields)
+    p = _Parser(file, pos, ignore_unknown_fields, RawScalars(text))
     groups = p.file(data)
     if p.problems:
         raise ConfigError(p.problems)
@@ -78,9 +79,10 @@ def parse_rules(text: str, file: str, *, ignore_unknown_fields: bool = False) ->
 
 
 class _Parser:
-    def __init__(self, file: str, pos: Positions, ignore_unknown: bool) -> None:
+    def __init__(self, file: str, pos: Positions, ignore_unknown: bool, raw: RawScalars) -> None:
         self.file_name = file
         self.pos = pos
+        self.raw = raw
         self.ignore_unknown = ignore_unknown
         self.problems: list[ConfigProblem] = []
 
@@ -111,10 +113,9 @@ class _Parser:
     def string(self, value: Any, path: tuple[str | int, ...], what: str) -> str:
         if value is None:
             return ""
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, str | int | float):
-            return str(value)
+        if isinstance(value, str | int | float):  # bool is an int too
+            raw = self.raw.get(path)
+            return raw if raw is not None else str(value)
         self.err(path, f"{what} must be a string, got {_kind(value)}")
         return ""
 

@@ -34,6 +34,7 @@ from tocsin.rules.alerting import AlertingRule, AlertState
 from tocsin.rules.group import Group, build_rules
 from tocsin.rules.loader import load_rule_file
 from tocsin.rules.query import LocalQuerier
+from tocsin.rules.rawyaml import RawScalars
 from tocsin.rules.rule import label_key
 from tocsin.rules.teststore import RuleTestStore
 
@@ -163,9 +164,10 @@ class _TestFile:
 
 
 class _Reader:
-    def __init__(self, file: str, positions: Any) -> None:
+    def __init__(self, file: str, positions: Any, raw: RawScalars) -> None:
         self.file = file
         self.pos = positions
+        self.raw = raw
 
     def fail(self, path: tuple[str | int, ...], msg: str) -> TestFileError:
         _, line = self.pos.locate(path)
@@ -191,9 +193,13 @@ class _Reader:
             raise self.fail(path, f"{what} must be a list")
         return v
 
-    def text(self, v: Any) -> str:
+    def text(self, v: Any, path: tuple[str | int, ...] | None = None) -> str:
         if v is None:
             return ""
+        if path is not None and isinstance(v, str | int | float):
+            raw = self.raw.get(path)
+            if raw is not None:
+                return raw
         if isinstance(v, bool):
             return "true" if v else "false"
         if isinstance(v, float) and v.is_integer():
@@ -215,7 +221,7 @@ def _parse_file(path: Path, err: TextIO) -> _TestFile:
     except OSError as exc:
         raise TestFileError(f"{path}: {exc.strerror}") from None
     data, pos = load_yaml(text, str(path))
-    r = _Reader(str(path), pos)
+    r = _Reader(str(path), pos, RawScalars(text))
     top = r.mapping(data, (), _FILE_FIELDS, "unitTestFile")
     base = path.parent
     rule_files: list[str] = []
@@ -246,7 +252,10 @@ def _parse_group(r: _Reader, raw: Any, path: tuple[str | int, ...], eval_ms: int
     series = []
     for j, s in enumerate(r.items(g.get("input_series"), (*path, "input_series"), "input_series")):
         sm = r.mapping(s, (*path, "input_series", j), _SERIES_FIELDS, "series")
-        series.append((r.text(sm.get("series")), r.text(sm.get("values"))))
+        sp = (*path, "input_series", j)
+        series.append(
+            (r.text(sm.get("series"), (*sp, "series")), r.text(sm.get("values"), (*sp, "values")))
+        )
     alerts = []
     for j, a in enumerate(
         r.items(g.get("alert_rule_test"), (*path, "alert_rule_test"), "alert_rule_test")
@@ -255,14 +264,21 @@ def _parse_group(r: _Reader, raw: Any, path: tuple[str | int, ...], eval_ms: int
         am = r.mapping(a, ap, _ALERT_TEST_FIELDS, "alertTestCase")
         exp = []
         for k, e in enumerate(r.items(am.get("exp_alerts"), (*ap, "exp_alerts"), "exp_alerts")):
-            em = r.mapping(e, (*ap, "exp_alerts", k), _EXP_ALERT_FIELDS, "alert")
-            labels = {str(x): r.text(y) for x, y in (em.get("exp_labels") or {}).items()}
-            annotations = {str(x): r.text(y) for x, y in (em.get("exp_annotations") or {}).items()}
+            xp = (*ap, "exp_alerts", k)
+            em = r.mapping(e, xp, _EXP_ALERT_FIELDS, "alert")
+            labels = {
+                str(x): r.text(y, (*xp, "exp_labels", x))
+                for x, y in (em.get("exp_labels") or {}).items()
+            }
+            annotations = {
+                str(x): r.text(y, (*xp, "exp_annotations", x))
+                for x, y in (em.get("exp_annotations") or {}).items()
+            }
             exp.append((labels, annotations))
         alerts.append(
             _AlertTest(
                 r.duration_ms(am.get("eval_time"), (*ap, "eval_time")),
-                r.text(am.get("alertname")),
+                r.text(am.get("alertname"), (*ap, "alertname")),
                 exp,
             )
         )
@@ -281,10 +297,17 @@ def _parse_group(r: _Reader, raw: Any, path: tuple[str | int, ...], eval_ms: int
                 raise r.fail(
                     (*ep, "exp_samples", k, "value"), f"invalid value {sm.get('value')!r}"
                 ) from None
-            samples.append(_ExpSample(r.text(sm.get("labels")), value, r.text(sm.get("histogram"))))
+            xp = (*ep, "exp_samples", k)
+            samples.append(
+                _ExpSample(
+                    r.text(sm.get("labels"), (*xp, "labels")),
+                    value,
+                    r.text(sm.get("histogram"), (*xp, "histogram")),
+                )
+            )
         exprs.append(
             _ExprTest(
-                r.text(em.get("expr")),
+                r.text(em.get("expr"), (*ep, "expr")),
                 r.duration_ms(em.get("eval_time"), (*ep, "eval_time")),
                 samples,
             )
@@ -292,15 +315,18 @@ def _parse_group(r: _Reader, raw: Any, path: tuple[str | int, ...], eval_ms: int
     start_ms = 0
     if g.get("start_timestamp") is not None:
         start_ms = _parse_start(r, g["start_timestamp"], (*path, "start_timestamp"))
-    ext = {str(k): r.text(v) for k, v in (g.get("external_labels") or {}).items()}
+    ext = {
+        str(k): r.text(v, (*path, "external_labels", k))
+        for k, v in (g.get("external_labels") or {}).items()
+    }
     return _TestGroup(
-        r.text(g.get("name")),
+        r.text(g.get("name"), (*path, "name")),
         interval,
         series,
         alerts,
         exprs,
         ext,
-        r.text(g.get("external_url")),
+        r.text(g.get("external_url"), (*path, "external_url")),
         start_ms,
     )
 
