@@ -65,7 +65,8 @@ class Runtime:
         self.detector = Detector(self.config.detection, clock)
         self.tsdb = TSDB(self.store.engine, self.config.storage, clock=clock)
         self.target_series = TargetSeriesWriter(self.tsdb)
-        self.query_engine = Engine()
+        # Subqueries without a step use the rule evaluation interval, as in Prometheus.
+        self.query_engine = Engine(subquery_step=self.config.global_.evaluation_interval)
         self.scraper = ScrapeManager(self.tsdb, clock)
         self.retrier = make_retrier(clock, self.metrics.registry)
         self.dispatcher: Dispatcher | None = None
@@ -115,6 +116,7 @@ class Runtime:
             external_labels=g.external_labels,
             external_url=self.config.server.url(),
             default_interval=g.evaluation_interval,
+            offload_queries=True,  # the tsdb is thread-safe; keeps the loop responsive
         )
         self._start_sources(self.config)
         if poll:
