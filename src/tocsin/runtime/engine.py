@@ -204,14 +204,15 @@ class Runtime:
         m.source_healthy.labels(sweep.source).set(1 if sweep.ok else 0)
         for change in rnd.changes:
             m.decisions.labels(change.source, change.new.value).inc()
+        if rnd.rechecked:
+            m.rechecks.labels(sweep.source).inc(len(rnd.rechecked))
         events: list[Any] = list(rnd.changes)
         if rnd.source_event is not None:
             events.append(rnd.source_event)
             log.warning("source %s: %s", sweep.source, rnd.source_event.reason)
         swept = [s for s in self.detector.statuses() if s.source == sweep.source]
         self.target_series.write(swept, int(sweep.finished * 1000))
-        changed_ids = {c.target_id for c in rnd.changes}
-        changed = [s for s in (self.detector.get(t) for t in changed_ids) if s is not None]
+        changed = self.detector.take_dirty()
         full = self.clock.now() - self._last_snapshot >= SNAPSHOT_EVERY
         if full:
             self._last_snapshot = self.clock.now()
