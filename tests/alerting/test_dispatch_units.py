@@ -253,3 +253,18 @@ def test_digest_schedule_keeps_wall_time_across_dst() -> None:
 def test_extension_errors_name_the_field(data: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_extensions(data)
+
+
+def test_notification_log_lookups_and_expiry() -> None:
+    from tocsin.alerting.nflog import NotificationLog
+
+    log = NotificationLog(retention=100.0)
+    log.log("g", "r", "slack[0]", {"a"}, set(), now=0.0)
+    log.log("g", "r", "webhook[0]", {"a"}, set(), now=50.0)
+    log.log("g", "other", "webhook[0]", set(), {"a"}, now=0.0)
+    assert sorted(e.integration for e in log.for_receiver("g", "r")) == ["slack[0]", "webhook[0]"]
+    expired = log.gc(now=100.0)
+    assert sorted(expired) == [("g", "other", "webhook[0]"), ("g", "r", "slack[0]")]
+    assert [e.integration for e in log.for_receiver("g", "r")] == ["webhook[0]"]
+    assert log.for_receiver("g", "other") == []
+    assert len(log) == 1

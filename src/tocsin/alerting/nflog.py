@@ -38,6 +38,8 @@ class NotificationLog:
     def __init__(self, retention: float = DEFAULT_RETENTION) -> None:
         self.retention = retention
         self._entries: dict[LogKey, LogEntry] = {}
+        # (group key, receiver) -> integration -> entry, for per-group lookups.
+        self._by_group: dict[tuple[str, str], dict[str, LogEntry]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -49,7 +51,11 @@ class NotificationLog:
         return self._entries.get((group_key, receiver, integration))
 
     def for_receiver(self, group_key: str, receiver: str) -> list[LogEntry]:
-        return [e for k, e in self._entries.items() if k[0] == group_key and k[1] == receiver]
+        return list(self._by_group.get((group_key, receiver), {}).values())
+
+    def _put(self, entry: LogEntry) -> None:
+        self._entries[entry.key] = entry
+        self._by_group.setdefault((entry.group_key, entry.receiver), {})[entry.integration] = entry
 
     def log(
         self,
@@ -69,16 +75,21 @@ class NotificationLog:
             now,
             now + self.retention,
         )
-        self._entries[entry.key] = entry
+        self._put(entry)
         return entry
 
     def load(self, entries: Iterable[LogEntry]) -> None:
         for e in entries:
-            self._entries[e.key] = e
+            self._put(e)
 
     def gc(self, now: float) -> list[LogKey]:
         """Drop expired entries; returns their keys."""
         old = [k for k, e in self._entries.items() if e.expires_at <= now]
         for k in old:
             del self._entries[k]
+            group = self._by_group.get((k[0], k[1]))
+            if group is not None:
+                group.pop(k[2], None)
+                if not group:
+                    del self._by_group[(k[0], k[1])]
         return old
