@@ -114,10 +114,13 @@ class Harness:
     async def stop(self) -> None:
         await self.dispatcher.stop()
 
-    async def restart(self) -> None:
-        """A new process on the same store (needs `db_path`)."""
+    async def restart(self, downtime: float = 0.0) -> None:
+        """A new process on the same store (needs `db_path`), after `downtime`
+        seconds in which nothing ran."""
         await self.dispatcher.stop()
         self.store.close()
+        if downtime:
+            self.clock.set(self.clock.now() + downtime)
         self.store = self._store()
         self.dispatcher = self._dispatcher()
         await self.start()

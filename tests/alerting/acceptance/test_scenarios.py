@@ -59,7 +59,7 @@ async def _step(h: Harness, step: dict[str, Any], pushed: dict[str, Alert]) -> N
     if "fail" in step:
         h.recorders[step["fail"]["receiver"]].failures = step["fail"]["times"]
     if step.get("restart"):
-        await h.restart()
+        await h.restart(downtime=step.get("downtime", 0.0))
 
 
 @pytest.mark.parametrize("scenario", _scenarios())
