@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tocsin.alerting import db_migrations as alerting_migrations
 from tocsin.alerting.aggregation import AggregationGroup, DueQueue
 from tocsin.alerting.config import AlertmanagerConfig
 from tocsin.alerting.digest import DigestSchedule
@@ -61,7 +62,8 @@ from tocsin.errors import TocsinError
 from tocsin.notify.retry import AttemptSink, Retrier
 from tocsin.notify.sinks import MultiSink
 from tocsin.notify.types import Integration
-from tocsin.storage import Store
+from tocsin.storage import Component, Store
+from tocsin.storage import db_migrations as core_migrations
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +112,8 @@ class Dispatcher:
         self.clock: Clock = clock or SystemClock()
         if store is None:
             store = Store("sqlite://", clock=self.clock)
-        store.migrate()
+        # Only the tables this module needs: the core key-value table and its own.
+        store.migrate([_component(core_migrations), _component(alerting_migrations)])
         self.store = store
         self.state = AlertingState(store, on_dirty=self._schedule_commit)
         self._commit_handle: asyncio.Handle | None = None
@@ -598,6 +601,10 @@ class Dispatcher:
 
     def describe(self) -> dict[str, Any]:
         return {"alerts": len(self.alerts), "groups": len(self.groups), "nflog": len(self.nflog)}
+
+
+def _component(module: Any) -> Component:
+    return Component(module.COMPONENT, tuple(module.MIGRATIONS))
 
 
 class StageErrorMissing(StageError):
