@@ -175,7 +175,7 @@ def test_filters_and_states(client: TestClient, clock: FakeClock) -> None:
     assert names() == ["Muted", "Quiet", "Src", "Tgt"]  # resolved ones are not listed
     assert names(silenced="false") == ["Muted", "Src", "Tgt"]
     assert names(inhibited="false") == ["Muted", "Quiet", "Src"]
-    assert names(active="false") == ["Muted", "Quiet", "Tgt"]
+    assert names(active="false") == ["Quiet", "Tgt"]
     assert names(filter='alertname=~"S.*|T.*"') == ["Src", "Tgt"]
     assert names(filter=["venue=v1", "severity!=page"]) == ["Tgt"]
     assert names(receiver="pag.*") == ["Src"]
@@ -185,7 +185,24 @@ def test_filters_and_states(client: TestClient, clock: FakeClock) -> None:
     assert by_name["Tgt"]["status"]["inhibitedBy"] == [
         fingerprint({"alertname": "Src", "severity": "page", "venue": "v1"})
     ]
-    assert by_name["Muted"]["status"]["mutedBy"] == ["always"]
+    # Time intervals mute groups: the alerts listing shows no mutedBy, the
+    # groups listing does (as in Alertmanager).
+    assert by_name["Muted"]["status"] == {
+        "state": "active",
+        "silencedBy": [],
+        "inhibitedBy": [],
+        "mutedBy": [],
+    }
+    groups = client.get("/api/v2/alerts/groups", params={"filter": "alertname=Muted"}).json()
+    [muted] = [a["status"] for g in groups for a in g["alerts"]]
+    assert muted["mutedBy"] == ["always"]
+    assert muted["state"] == "suppressed"
+    assert client.get("/api/v2/alerts/groups", params={"muted": "false"}).json() != []
+    assert all(
+        a["labels"]["alertname"] != "Muted"
+        for g in client.get("/api/v2/alerts/groups", params={"muted": "false"}).json()
+        for a in g["alerts"]
+    )
     r = client.get("/api/v2/alerts", params={"filter": "alertname=~("})
     assert r.status_code == 400
     assert "bad matcher format" in r.json()

@@ -571,26 +571,32 @@ class Dispatcher:
     # -- queries for the API --------------------------------------------------
 
     def alert_status(
-        self, alert: StoredAlert, now: float, routes: Sequence[Route] | None = None
+        self, alert: StoredAlert, now: float, muted_by: Sequence[str] = ()
     ) -> AlertStatus:
-        """Silences, inhibitions and time intervals muting `alert` at `now`
-        (`routes`: its matching routes, if the caller has them already)."""
+        """Why `alert` is (not) notified at `now`, as Alertmanager's API says it.
+
+        `muted_by` are the active time intervals of the aggregation group it
+        is shown in (the alerts listing shows none, as Alertmanager does).
+        """
         self._refresh_inhibitor(now)
         silenced = tuple(self.silences.is_silenced(alert.labels, now)) if len(self.silences) else ()
         sources = self.inhibitor.inhibiting_sources(alert.labels) if self.inhibitor.rules else []
         inhibited = tuple(sorted({fingerprint(src) for src in sources}))
-        muted: list[str] = []
-        for route in self.tree.match(alert.labels) if routes is None else routes:
-            tm = self._time_muters.get(id(route))
-            if tm is None:
-                continue
-            muted.extend(tm.intervals.active_names(tm.mute, now))
-            if tm.active and not tm.intervals.active_names(tm.active, now):
-                muted.extend(tm.active)
-        state = "suppressed" if (silenced or inhibited or muted) else "active"
+        state = "suppressed" if (silenced or inhibited or muted_by) else "active"
         if state == "active" and alert.fingerprint not in self._alert_groups:
             state = "unprocessed"
-        return AlertStatus(state, silenced, inhibited, tuple(dict.fromkeys(muted)))
+        return AlertStatus(state, silenced, inhibited, tuple(muted_by))
+
+    def group_muted_by(self, g: AggregationGroup, now: float) -> list[str]:
+        """The time intervals muting group `g` now: active mute intervals, or
+        the route's active intervals when it is outside all of them."""
+        tm = self._time_muters.get(id(g.route))
+        if tm is None:
+            return []
+        muted = tm.intervals.active_names(tm.mute, now)
+        if tm.active and not tm.intervals.active_names(tm.active, now):
+            muted = [*muted, *tm.active]
+        return list(dict.fromkeys(muted))
 
     def receivers_of(self, labels: Mapping[str, str]) -> list[str]:
         """Receiver of every matching route, in order (repeats kept, as Alertmanager)."""

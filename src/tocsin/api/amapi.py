@@ -35,7 +35,6 @@ from tocsin.alerting.matchers import (
     parse_matchers,
 )
 from tocsin.alerting.model import Alert
-from tocsin.alerting.routing import Route
 from tocsin.alerting.silences import Silence, SilenceError, SilenceState
 from tocsin.alerting.store import StoredAlert
 from tocsin.tsdb.types import LabelMatcher
@@ -179,9 +178,9 @@ def make_router(
 
     # The parts of an alert's JSON that change only with the alert itself or
     # the config, by fingerprint: listing 100,000 alerts renders them once.
-    static: dict[str, tuple[float, int, dict[str, Any], list[Route]]] = {}
+    static: dict[str, tuple[float, int, dict[str, Any]]] = {}
 
-    def alert_json(a: StoredAlert, t: float) -> dict[str, Any]:
+    def alert_json(a: StoredAlert, t: float, muted_by: Sequence[str] = ()) -> dict[str, Any]:
         cached = static.get(a.fingerprint)
         if cached is None or cached[0] != a.updated_at or cached[1] != d.generation:
             routes = d.tree.match(a.labels)
@@ -197,8 +196,8 @@ def make_router(
             }
             if len(static) > 2 * len(d.alerts) + 1000:
                 static.clear()  # forget alerts that are gone
-            cached = static[a.fingerprint] = (a.updated_at, d.generation, base, routes)
-        st = d.alert_status(a, t, cached[3])
+            cached = static[a.fingerprint] = (a.updated_at, d.generation, base)
+        st = d.alert_status(a, t, muted_by)
         return {
             **cached[2],
             "status": {
@@ -215,12 +214,13 @@ def make_router(
         matchers: Sequence[LabelMatcher],
         flags: Mapping[str, bool],
         receiver: re.Pattern[str] | None,
+        muted_by: Sequence[str] = (),
     ) -> dict[str, Any] | None:
         if a.resolved(t) or (matchers and not matches_all(matchers, a.labels)):
             return None
-        if receiver is not None and not any(receiver.match(r) for r in d.receivers_of(a.labels)):
+        out = alert_json(a, t, muted_by)
+        if receiver is not None and not any(receiver.match(r["name"]) for r in out["receivers"]):
             return None
-        out = alert_json(a, t)
         st = out["status"]
         if not flags["active"] and st["state"] == "active":
             return None
@@ -229,8 +229,6 @@ def make_router(
         if not flags["silenced"] and st["silencedBy"]:
             return None
         if not flags["inhibited"] and st["inhibitedBy"]:
-            return None
-        if not flags.get("muted", True) and st["mutedBy"]:
             return None
         return out
 
@@ -298,10 +296,15 @@ def make_router(
             for g in d.groups.values():
                 if rx is not None and not rx.match(g.receiver):
                     continue
+                muted_by = d.group_muted_by(g, t)
+                if muted_by and not flags["muted"]:
+                    continue
                 alerts = []
                 for fp in sorted(g.fingerprints):
                     a = d.alerts.get(fp)
-                    if a is not None and (j := selected(a, t, matchers, flags, None)) is not None:
+                    if a is None:
+                        continue
+                    if (j := selected(a, t, matchers, flags, None, muted_by)) is not None:
                         alerts.append(j)
                 if alerts:
                     out.append(
