@@ -343,3 +343,25 @@ async def test_a_receiver_without_integrations_fails_the_flush_visibly(
     await h.stop()
     assert "receiver 'pager' has no deliverable integration" in caplog.text
     assert len(h.dispatcher.groups) == 1  # kept for the next flush
+
+
+async def test_metrics_collector_reports_dispatcher_state(clock: FakeClock) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from tocsin.alerting.matchers import parse_matchers
+    from tocsin.alerting.metrics import DispatcherCollector
+
+    h = Harness(CFG, clock)
+    await h.start()
+    h.dispatcher.silences.add(parse_matchers('alertname="B"'), clock.now() + 60)
+    await h.push(h.alert("A", ends=1000), h.alert("B", ends=1000), h.alert("C", ends=1))
+    await h.run_until(40)
+    await h.stop()
+    registry = CollectorRegistry()
+    registry.register(DispatcherCollector(h.dispatcher))
+    text = generate_latest(registry).decode()
+    assert 'tocsin_alerts{state="active"} 1.0' in text
+    assert 'tocsin_alerts{state="suppressed"} 1.0' in text
+    assert "tocsin_alerting_aggregation_groups 2.0" in text  # C resolved and left
+    assert "tocsin_alerting_nflog_entries 1.0" in text
+    assert 'tocsin_silences{state="active"} 1.0' in text
