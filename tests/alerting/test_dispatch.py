@@ -365,3 +365,18 @@ async def test_metrics_collector_reports_dispatcher_state(clock: FakeClock) -> N
     assert "tocsin_alerting_aggregation_groups 2.0" in text  # C resolved and left
     assert "tocsin_alerting_nflog_entries 1.0" in text
     assert 'tocsin_silences{state="active"} 1.0' in text
+
+
+async def test_reload_keeps_flap_state(clock: FakeClock) -> None:
+    ext = AlertingExtensions.model_validate({"flap_hold": {"transitions": 1, "window": "1h"}})
+    h = Harness(CFG, clock, extensions=ext)
+    await h.start()
+    await h.push(h.alert("A", ends=100_000))
+    await h.run_until(60)
+    await h.push(h.alert("A", starts=0, ends=h.now))
+    await h.run_until(120)
+    await h.push(h.alert("A", starts=h.now, ends=100_000))
+    h.dispatcher.apply_config(parse_alertmanager_config(CFG))
+    assert h.dispatcher.flaps is not None
+    assert h.dispatcher.flaps.is_flapping(next(iter(h.dispatcher.alerts)), clock.now())
+    await h.stop()

@@ -134,6 +134,8 @@ class Dispatcher:
         self.started_at = self.clock.now()
         self._next_maintenance = self.started_at + MAINTENANCE_INTERVAL
         self.receivers: ReceiverSet | None = None
+        self.generation = 0  # bumped by every configuration, for caches
+        self.flaps: FlapTracker | None = None
         self._configure(config, extensions or AlertingExtensions(), receivers)
 
     # -- configuration -----------------------------------------------------
@@ -150,7 +152,7 @@ class Dispatcher:
         self.routes_by_id = {r.route_id(): r for r in self.tree.walk()}
         # route_id() walks up the tree: compute it once per route.
         self._route_ids = {id(r): rid for rid, r in self.routes_by_id.items()}
-        self.generation = getattr(self, "generation", 0) + 1
+        self.generation += 1
         self.resolve_timeout = config.global_.resolve_timeout
         self.inhibitor = Inhibitor.from_config(config)
         self._inhibit_dirty = True
@@ -166,7 +168,11 @@ class Dispatcher:
             if opts.digest is not None
         }
         flap = extensions.flap_hold
+        old_flaps = self.flaps
         self.flaps = FlapTracker(flap.transitions, flap.window) if flap else None
+        if self.flaps is not None and old_flaps is not None:
+            # A reload keeps what was seen: state changes and announcements.
+            self.flaps.adopt(old_flaps)
         if receivers is not None:
             self.receivers = receivers
             sink = receivers.retrier.sink

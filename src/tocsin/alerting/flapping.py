@@ -28,6 +28,11 @@ class FlapTracker:
         self._changes: dict[str, deque[float]] = {}
         self.announced: set[str] = set()
 
+    def adopt(self, other: FlapTracker) -> None:
+        """Take over another tracker's history (after a config reload)."""
+        self._changes = other._changes
+        self.announced = other.announced
+
     def record(self, fp: str, at: float) -> None:
         q = self._changes.setdefault(fp, deque())
         q.append(at)
