@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from tocsin.clock import FakeClock
@@ -9,5 +11,7 @@ from .support import stub_render
 
 
 @pytest.fixture
-def deps(clock: FakeClock) -> IntegrationDeps:
-    return IntegrationDeps(render=stub_render, clock=clock, hostname="tocsin.test")
+async def deps(clock: FakeClock) -> AsyncIterator[IntegrationDeps]:
+    d = IntegrationDeps(render=stub_render, clock=clock, hostname="tocsin.test")
+    yield d
+    await d.aclose()  # the HTTP session the integrations opened

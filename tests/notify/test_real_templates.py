@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -22,14 +23,16 @@ from .support import alert, notification
 
 
 @pytest.fixture
-def real(clock: FakeClock) -> IntegrationDeps:
+async def real(clock: FakeClock) -> AsyncIterator[IntegrationDeps]:
     tset = alertmanager_template_set(clock=clock)
-    return IntegrationDeps(
+    deps = IntegrationDeps(
         render=notification_renderer(tset),
         render_html=notification_renderer(tset, html=True),
         clock=clock,
         hostname="tocsin.test",
     )
+    yield deps
+    await deps.aclose()
 
 
 def two_zones():

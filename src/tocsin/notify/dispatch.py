@@ -7,6 +7,7 @@ close the old one.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,11 +24,21 @@ class UnknownReceiver(KeyError):
 
 
 class Receivers:
-    """Integrations by receiver name, delivered through one Retrier."""
+    """Integrations by receiver name, delivered through one Retrier.
 
-    def __init__(self, receivers: Mapping[str, Mapping[str, Integration]], retrier: Retrier):
+    The set owns the HTTP session its integrations send through (`deps`) and
+    closes it in `aclose()`.
+    """
+
+    def __init__(
+        self,
+        receivers: Mapping[str, Mapping[str, Integration]],
+        retrier: Retrier,
+        deps: IntegrationDeps | None = None,
+    ):
         self.receivers = dict(receivers)
         self.retrier = retrier
+        self.deps = deps
 
     @classmethod
     def build(
@@ -37,7 +48,13 @@ class Receivers:
         retrier: Retrier,
         file: str = "",
     ) -> Receivers:
-        """Build every receiver (mappings or config models), reporting all problems together."""
+        """Build every receiver (mappings or config models), reporting all problems together.
+
+        The integrations share one aiohttp session: `deps.session` when given
+        (left open for its owner), else one this set creates and closes, so
+        that an old set closed after a reload does not cut off the new one.
+        """
+        deps = dataclasses.replace(deps)
         receivers: dict[str, Mapping[str, Integration]] = {}
         problems: list[ConfigProblem] = []
         seen: set[str] = set()
@@ -59,9 +76,9 @@ class Receivers:
                 problems.extend(e.problems)
         if problems:
             # The integrations built so far have opened no connection yet
-            # (HTTP clients connect on first use), so nothing needs closing.
+            # (the session is created on first use), so nothing needs closing.
             raise ConfigError(problems)
-        return cls(receivers, retrier)
+        return cls(receivers, retrier, deps)
 
     def names(self) -> list[str]:
         return list(self.receivers)
@@ -78,3 +95,5 @@ class Receivers:
         for integrations in self.receivers.values():
             for integration in integrations.values():
                 await integration.aclose()
+        if self.deps is not None:
+            await self.deps.aclose()

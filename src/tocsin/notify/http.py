@@ -4,21 +4,30 @@ One place decides what an HTTP outcome means for delivery: 2xx is success,
 408/429/5xx and network errors are worth retrying, every other status is a
 permanent failure. Error messages name the host, never the full URL, since
 webhook URLs (Slack, Teams) carry their secret in the path.
+
+Requests go through aiohttp directly (see docs/bench/sources.md and
+docs/bench/notify.md for why): one `aiohttp.ClientSession` per receivers set
+(`SharedSession`), and per integration an `HttpClient` that applies its
+`http_config` (headers, auth, TLS, proxy, redirects, timeout) to each request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import functools
 import ssl
+import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 import orjson
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from tocsin.notify.fields import plain, problem, read_secret
-from tocsin.notify.transport import AiohttpTransport
 from tocsin.notify.types import DeliveryFailure
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})
@@ -117,27 +126,161 @@ def tls_context(tls: Mapping[str, Any] | None, where: str) -> ssl.SSLContext:
     return ctx
 
 
+class SharedSession:
+    """The one aiohttp session of a receivers set, created on first use.
+
+    An injected session (tests, an embedding process) is used as is and left
+    open: its owner closes it. One created here is closed by `aclose()`.
+    """
+
+    def __init__(self, session: aiohttp.ClientSession | None = None, limit_per_host: int = 100):
+        self._injected = session
+        self._own: aiohttp.ClientSession | None = None
+        self._limit_per_host = limit_per_host
+
+    def get(self) -> aiohttp.ClientSession:
+        if self._injected is not None:
+            return self._injected
+        if self._own is None or self._own.closed:
+            # Integrations used to have a pool each; a per-host cap keeps that
+            # bound without one busy receiver starving the others.
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit_per_host)
+            # Proxies are chosen per request (config or environment), never by
+            # the session from the environment behind the config's back.
+            self._own = aiohttp.ClientSession(connector=connector, trust_env=False)
+        return self._own
+
+    async def aclose(self) -> None:
+        if self._own is not None:
+            await self._own.close()
+            self._own = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """A read answer: the body is complete, the connection already released."""
+
+    status_code: int
+    headers: CIMultiDictProxy[str]
+    content: bytes
+    url: str
+    charset: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.charset or "utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; raises ValueError when it is not."""
+        return orjson.loads(self.content)
+
+
+def _proxy_from_environment(url: str) -> str | None:
+    """HTTP(S)_PROXY for the URL's scheme, unless NO_PROXY covers its host."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme)
+    # On POSIX, proxy_bypass reads NO_PROXY from the environment.
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy
+
+
+def _bypasses(host: str, no_proxy: list[str]) -> bool:
+    """Prometheus `no_proxy`: exact hosts, domain suffixes (`.example.com`), `*`."""
+    host = host.lower()
+    for entry in no_proxy:
+        entry = entry.lower().lstrip("*")
+        if entry in ("", "."):
+            return True
+        if host == entry.lstrip(".") or host.endswith("." + entry.lstrip(".")):
+            return True
+    return False
+
+
+class HttpClient:
+    """One integration's `http_config` applied to requests on the shared session."""
+
+    def __init__(
+        self,
+        session: SharedSession,
+        *,
+        headers: list[tuple[str, str]],
+        tls: ssl.SSLContext,
+        proxy: str | None,
+        no_proxy: list[str],
+        proxy_from_environment: bool,
+        follow_redirects: bool,
+        timeout: float,
+    ) -> None:
+        self._session = session
+        self._headers = headers
+        self._tls = tls
+        self._proxy = proxy
+        self._no_proxy = no_proxy
+        self._proxy_env = proxy_from_environment
+        self._redirects = follow_redirects
+        # aiohttp's `connect` includes the wait for a free pooled connection;
+        # under a burst that queue is long and is not a failure of the server,
+        # so only the socket connect and reads are limited here. The retrier's
+        # attempt timeout still bounds the whole request.
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=None, sock_connect=timeout, sock_read=timeout
+        )
+
+    def _proxy_for(self, url: str) -> str | None:
+        if self._proxy:
+            host = urlsplit(url).hostname or ""
+            return None if _bypasses(host, self._no_proxy) else self._proxy
+        if self._proxy_env:
+            return _proxy_from_environment(url)
+        return None
+
+    def _merged_headers(self, extra: Mapping[str, str] | None) -> CIMultiDict[str]:
+        # CIMultiDict keeps each name's spelling on the wire and repeated
+        # `http_headers` values; a request's own header replaces the default.
+        headers: CIMultiDict[str] = CIMultiDict(self._headers)
+        for name, value in (extra or {}).items():
+            headers[name] = value
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        session = self._session.get()
+        async with session.request(
+            method,
+            url,
+            data=content,
+            headers=self._merged_headers(headers),
+            skip_auto_headers=("User-Agent", "Content-Type"),
+            ssl=self._tls,
+            proxy=self._proxy_for(url),
+            allow_redirects=self._redirects,
+            timeout=self._timeout,
+        ) as resp:
+            body = await resp.read()
+            return HttpResponse(resp.status, resp.headers, body, str(resp.url), resp.charset)
+
+
 def make_client(
     http_config: Mapping[str, Any] | None,
     *,
-    transport: httpx.AsyncBaseTransport | None,
+    session: SharedSession,
     timeout: float,
     where: str,
-) -> httpx.AsyncClient:
-    """An httpx client honouring Alertmanager's `http_config` subset."""
+) -> HttpClient:
+    """An HTTP client honouring Alertmanager's `http_config` subset."""
     cfg = _given(http_config)
     unknown = set(cfg) - _KNOWN_HTTP_CONFIG
     if unknown:
         raise problem(where, "http_config", f"unsupported field(s): {', '.join(sorted(unknown))}")
     headers: dict[str, str] = {"User-Agent": "tocsin"}
-    auth: httpx.Auth | None = None
-    if basic := cfg.get("basic_auth"):
-        password = ""
-        if basic.get("password") or basic.get("password_file"):
-            password = _secret(
-                basic.get("password"), basic.get("password_file"), where, "basic_auth.password"
-            )
-        auth = httpx.BasicAuth(basic.get("username", ""), password)
     authz = cfg.get("authorization") or {}
     if authz.get("credentials") or authz.get("credentials_file"):
         cred = _secret(
@@ -147,32 +290,43 @@ def make_client(
     if cfg.get("bearer_token") or cfg.get("bearer_token_file"):
         token = _secret(cfg.get("bearer_token"), cfg.get("bearer_token_file"), where, "bearer")
         headers["Authorization"] = f"Bearer {token}"
+    if basic := cfg.get("basic_auth"):
+        password = ""
+        if basic.get("password") or basic.get("password_file"):
+            password = _secret(
+                basic.get("password"), basic.get("password_file"), where, "basic_auth.password"
+            )
+        try:
+            # A header, not aiohttp's auth=: aiohttp still drops it on a
+            # redirect to another origin, and a request's own Authorization
+            # (Slack's app_token) may replace it.
+            headers["Authorization"] = aiohttp.encode_basic_auth(
+                basic.get("username", ""), password
+            )
+        except ValueError as e:
+            raise problem(where, "http_config.basic_auth.username", str(e)) from e
     extra = _extra_headers(cfg.get("http_headers") or {}, where)
-    verify = tls_context(cfg.get("tls_config"), where)
-    proxy = cfg.get("proxy_url") or None
-    if transport is None:
-        transport = AiohttpTransport(
-            ssl_context=verify,
-            proxy=proxy,
-            trust_env=bool(cfg.get("proxy_from_environment")),
-        )
-    return httpx.AsyncClient(
-        transport=transport,
-        timeout=timeout,
-        headers=httpx.Headers([*headers.items(), *extra]),
-        auth=auth,
+    no_proxy = cfg.get("no_proxy") or ""
+    return HttpClient(
+        session,
+        headers=[*headers.items(), *extra],
+        tls=tls_context(cfg.get("tls_config"), where),
+        proxy=cfg.get("proxy_url") or None,
+        no_proxy=[h.strip() for h in str(no_proxy).split(",") if h.strip()],
+        proxy_from_environment=bool(cfg.get("proxy_from_environment")),
         follow_redirects=bool(cfg.get("follow_redirects", True)),
+        timeout=timeout,
     )
 
 
 def host_of(url: str) -> str:
     try:
-        return httpx.URL(url).host or "?"
-    except httpx.InvalidURL:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
         return "?"
 
 
-def retry_after(resp: httpx.Response) -> float | None:
+def retry_after(resp: HttpResponse) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or HTTP date)."""
     value = resp.headers.get("Retry-After")
     if not value:
@@ -181,41 +335,49 @@ def retry_after(resp: httpx.Response) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    when = email.utils.parsedate_to_datetime(value) if value else None
-    if when is None:
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
     date = resp.headers.get("Date")
-    now = email.utils.parsedate_to_datetime(date) if date else None
+    try:
+        now = email.utils.parsedate_to_datetime(date) if date else None
+    except (TypeError, ValueError):
+        return None
     return max(0.0, (when - now).total_seconds()) if now else None
 
 
 async def send(
-    client: httpx.AsyncClient,
+    client: HttpClient,
     method: str,
     url: str,
     service: str,
-    **kwargs: Any,
-) -> httpx.Response:
+    *,
+    json: Any = None,
+    content: bytes | str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> HttpResponse:
     """Send one request; network trouble becomes a retryable DeliveryFailure.
 
     `json=` bodies are encoded with orjson (several times faster than the
-    standard library, which httpx uses).
+    standard library).
     """
-    if "json" in kwargs:
-        body = kwargs.pop("json")
-        kwargs["content"] = orjson.dumps(body)
-        kwargs["headers"] = {"Content-Type": "application/json", **(kwargs.get("headers") or {})}
+    if isinstance(content, str):
+        content = content.encode()
+    if json is not None:
+        content = orjson.dumps(json)
+        headers = {"Content-Type": "application/json", **(headers or {})}
     try:
-        return await client.request(method, url, **kwargs)
-    except httpx.TimeoutException as e:
+        return await client.request(method, url, content=content, headers=headers)
+    except TimeoutError as e:
         raise DeliveryFailure(
             f"{service}: timed out talking to {host_of(url)}", retryable=True
         ) from e
-    except httpx.InvalidURL as e:
-        raise DeliveryFailure(f"{service}: invalid URL: {e}", retryable=False) from e
-    except httpx.UnsupportedProtocol as e:
+    except aiohttp.NonHttpUrlClientError as e:
         raise DeliveryFailure(f"{service}: unsupported URL scheme", retryable=False) from e
-    except httpx.TransportError as e:
+    except aiohttp.InvalidURL as e:
+        raise DeliveryFailure(f"{service}: invalid URL: {e}", retryable=False) from e
+    except (aiohttp.ClientError, asyncio.IncompleteReadError, OSError) as e:
         if _certificate_rejected(e):
             raise DeliveryFailure(
                 f"{service}: TLS certificate of {host_of(url)} not trusted: {e}", retryable=False
@@ -223,10 +385,17 @@ async def send(
         raise DeliveryFailure(
             f"{service}: {type(e).__name__} talking to {host_of(url)}: {e}", retryable=True
         ) from e
+    except ValueError as e:
+        # After ClientError, as certificate errors are ValueErrors too. Here
+        # yarl rejects a malformed URL, or aiohttp a header with a line break:
+        # resending the same request cannot succeed.
+        raise DeliveryFailure(f"{service}: invalid request: {e}", retryable=False) from e
 
 
 def _certificate_rejected(e: BaseException) -> bool:
     """True when the server's certificate failed verification: a config problem."""
+    if isinstance(e, aiohttp.ClientConnectorCertificateError):
+        return True
     seen: BaseException | None = e
     for _ in range(10):
         if seen is None:
@@ -237,12 +406,12 @@ def _certificate_rejected(e: BaseException) -> bool:
     return False
 
 
-def body_excerpt(resp: httpx.Response, limit: int = 200) -> str:
+def body_excerpt(resp: HttpResponse, limit: int = 200) -> str:
     text = resp.text.strip().replace("\n", " ")
     return text[:limit]
 
 
-def check_status(resp: httpx.Response, service: str) -> None:
+def check_status(resp: HttpResponse, service: str) -> None:
     """Raise a DeliveryFailure for a non-2xx answer, retryable when it may pass."""
     code = resp.status_code
     if 200 <= code < 300:
@@ -250,8 +419,7 @@ def check_status(resp: httpx.Response, service: str) -> None:
     retryable = code >= 500 or code in RETRYABLE_STATUS
     detail = body_excerpt(resp)
     raise DeliveryFailure(
-        f"{service}: HTTP {code} from {host_of(str(resp.request.url))}"
-        + (f": {detail}" if detail else ""),
+        f"{service}: HTTP {code} from {host_of(resp.url)}" + (f": {detail}" if detail else ""),
         retryable=retryable,
         status_code=code,
         retry_after=retry_after(resp) if retryable else None,

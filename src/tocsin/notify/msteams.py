@@ -92,7 +92,7 @@ class TeamsIntegration:
         self.send_resolved = config.send_resolved
         self.timeout = config.timeout or None
         self._client = make_client(
-            config.http_config, transport=deps.transport, timeout=deps.http_timeout, where=where
+            config.http_config, session=deps.http, timeout=deps.http_timeout, where=where
         )
 
     def _r(self, text: str, n: Notification, name: str) -> str:
@@ -112,7 +112,7 @@ class TeamsIntegration:
         return DeliveryResult(status_code=resp.status_code)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        """Nothing to release: the HTTP session belongs to the receivers set."""
 
 
 def build(data: Any, deps: IntegrationDeps, where: str = "msteamsv2_configs") -> TeamsIntegration:

@@ -69,7 +69,7 @@ class OpsgenieIntegration:
         self.timeout = config.timeout or None
         self.base = config.api_url.rstrip("/") + "/v2/alerts"
         self._client = make_client(
-            config.http_config, transport=deps.transport, timeout=deps.http_timeout, where=where
+            config.http_config, session=deps.http, timeout=deps.http_timeout, where=where
         )
 
     def _r(self, text: str, n: Notification, name: str) -> str:
@@ -159,7 +159,7 @@ class OpsgenieIntegration:
         return DeliveryResult(status_code=code, detail="create")
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        """Nothing to release: the HTTP session belongs to the receivers set."""
 
 
 def build(data: Any, deps: IntegrationDeps, where: str = "opsgenie_configs") -> OpsgenieIntegration:

@@ -96,7 +96,7 @@ class PagerDutyIntegration:
         self.timeout = config.timeout or None
         self.url = config.url or (EVENTS_V2_URL if v2 else EVENTS_V1_URL)
         self._client = make_client(
-            config.http_config, transport=deps.transport, timeout=deps.http_timeout, where=where
+            config.http_config, session=deps.http, timeout=deps.http_timeout, where=where
         )
 
     def _r(self, text: str, n: Notification, name: str) -> str:
@@ -183,7 +183,7 @@ class PagerDutyIntegration:
         return DeliveryResult(status_code=resp.status_code, detail=str(action))
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        """Nothing to release: the HTTP session belongs to the receivers set."""
 
 
 def build(

@@ -15,11 +15,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from tocsin.notify.deps import IntegrationDeps
 from tocsin.notify.fields import parse_config, problem, read_secret, render_text, truncate
-from tocsin.notify.http import check_status, make_client, retry_after, send
+from tocsin.notify.http import HttpResponse, check_status, make_client, retry_after, send
 from tocsin.notify.types import (
     DeliveryFailure,
     DeliveryResult,
@@ -245,7 +243,7 @@ class SlackIntegration:
         else:
             self.post_url = (config.api_url if web_api else "") or POST_URL
         self._client = make_client(
-            config.http_config, transport=deps.transport, timeout=deps.http_timeout, where=where
+            config.http_config, session=deps.http, timeout=deps.http_timeout, where=where
         )
 
     async def notify(self, n: Notification) -> DeliveryResult:
@@ -334,7 +332,7 @@ class SlackIntegration:
         return self._check_api(resp, method), resp.status_code
 
     @staticmethod
-    def _check_api(resp: httpx.Response, method: str) -> dict[str, Any]:
+    def _check_api(resp: HttpResponse, method: str) -> dict[str, Any]:
         try:
             data = resp.json()
         except ValueError:
@@ -352,7 +350,7 @@ class SlackIntegration:
         return data
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        """Nothing to release: the HTTP session belongs to the receivers set."""
 
 
 def build(data: Any, deps: IntegrationDeps, where: str = "slack_configs") -> SlackIntegration:

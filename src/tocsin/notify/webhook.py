@@ -85,7 +85,7 @@ class WebhookIntegration:
         self.send_resolved = config.send_resolved
         self.timeout = config.timeout or None
         self._client = make_client(
-            config.http_config, transport=deps.transport, timeout=deps.http_timeout, where=where
+            config.http_config, session=deps.http, timeout=deps.http_timeout, where=where
         )
 
     async def notify(self, n: Notification) -> DeliveryResult:
@@ -105,7 +105,7 @@ class WebhookIntegration:
         return DeliveryResult(status_code=resp.status_code)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        """Nothing to release: the HTTP session belongs to the receivers set."""
 
 
 def build(data: Any, deps: IntegrationDeps, where: str = "webhook_configs") -> WebhookIntegration:
