@@ -4,7 +4,8 @@ Starts a webhook sink (aiohttp, in a child process so its CPU is not charged
 to tocsin) on 127.0.0.1, builds one receiver with a webhook integration, and
 delivers N notifications (one per group, 3 alerts each) concurrently through
 the Retrier with the metrics sink, as the dispatcher does when N groups
-flush together. Also times building the request bodies alone.
+flush together. Also times building the request bodies alone. The
+integrations send through the receivers set's one aiohttp session.
 
     .venv/bin/python bench/notify_fanout.py [--groups 10000]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import resource
 import socket
 import statistics
@@ -133,6 +135,8 @@ async def main(groups: int) -> None:
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     latencies.sort()
     failed = [a for a in attempts.attempts if not a.ok]
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"machine load average (1, 5, 15 min): {load} on {os.cpu_count()} CPUs")
     print(f"groups: {groups}, delivered ok: {sum(results)}, attempts: {len(attempts.attempts)}")
     if failed:
         print(f"failed attempts: {len(failed)}, e.g. {failed[0].error}")

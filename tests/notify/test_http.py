@@ -65,6 +65,25 @@ async def test_https_with_configured_ca(
     assert b'"version":"4"' in bodies[0].replace(b" ", b"")
 
 
+@pytest.mark.parametrize(("server_name", "trusted"), [("localhost", True), ("hook.invalid", False)])
+async def test_tls_server_name_is_the_name_verified(
+    deps: IntegrationDeps,
+    https_hook: tuple[str, list[bytes]],
+    cert: tuple[Path, Path],
+    server_name: str,
+    trusted: bool,
+) -> None:
+    url, bodies = https_hook
+    tls = {"ca_file": str(cert[0]), "server_name": server_name}
+    integ = webhook.build({"url": url, "http_config": {"tls_config": tls}}, deps)
+    if trusted:
+        await integ.notify(notification())
+    else:
+        with pytest.raises(DeliveryFailure, match="not trusted"):
+            await integ.notify(notification())
+    assert len(bodies) == int(trusted)
+
+
 async def test_untrusted_certificate_is_permanent(
     deps: IntegrationDeps, https_hook: tuple[str, list[bytes]]
 ) -> None:

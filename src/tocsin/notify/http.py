@@ -207,6 +207,7 @@ class HttpClient:
         *,
         headers: list[tuple[str, str]],
         tls: ssl.SSLContext,
+        server_name: str | None,
         proxy: str | None,
         no_proxy: list[str],
         proxy_from_environment: bool,
@@ -216,6 +217,7 @@ class HttpClient:
         self._session = session
         self._headers = headers
         self._tls = tls
+        self._server_name = server_name
         self._proxy = proxy
         self._no_proxy = no_proxy
         self._proxy_env = proxy_from_environment
@@ -260,6 +262,7 @@ class HttpClient:
             headers=self._merged_headers(headers),
             skip_auto_headers=("User-Agent", "Content-Type"),
             ssl=self._tls,
+            server_hostname=self._server_name,
             proxy=self._proxy_for(url),
             allow_redirects=self._redirects,
             timeout=self._timeout,
@@ -311,6 +314,7 @@ def make_client(
         session,
         headers=[*headers.items(), *extra],
         tls=tls_context(cfg.get("tls_config"), where),
+        server_name=(cfg.get("tls_config") or {}).get("server_name") or None,
         proxy=cfg.get("proxy_url") or None,
         no_proxy=[h.strip() for h in str(no_proxy).split(",") if h.strip()],
         proxy_from_environment=bool(cfg.get("proxy_from_environment")),
