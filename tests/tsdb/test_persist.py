@@ -180,3 +180,21 @@ async def test_run_loop_flushes_on_the_clock(tmp_path: Path) -> None:
         assert [s.values.tolist() for s in again.select(ALL, 0, 2**62)] == [[1.0]]
     finally:
         task.cancel()
+
+
+def test_downtime_skips_empty_blocks_and_keeps_data(tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    path = str(tmp_path / "t.sqlite")
+    db = open_sqlite(path, CFG, clock=clock)
+    _fill(db, clock, 3 * 3600, n_series=2)
+    db.close()
+    clock.set(clock.now() + 10 * 86400)  # ten days off, within the retention
+    cfg = StorageConfig(retention=30 * 86400, flush_interval=60, head_window=3 * 3600)
+    again = open_sqlite(path, cfg, clock=clock)
+    again.append(_labels(0), int(clock.now() * 1000), 1.0)
+    # Without skipping, this would visit each of the ~120 empty blocks of the downtime.
+    assert again.compact() <= 3
+    assert again.stats().compacted_until_ms > (clock.now() - 3 * 3600) * 1000
+    got = _dump(again)
+    assert len(got["z0"][0]) == 3 * 60 + 1
+    assert len(got["z1"][0]) == 3 * 60

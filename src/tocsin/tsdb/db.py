@@ -445,17 +445,28 @@ class TSDB:
                     return 0
                 cu = min(t for t in firsts if t is not None) // BLOCK_MS * BLOCK_MS
         written = 0
+        last_closed = (now_ms - grace) // BLOCK_MS * BLOCK_MS  # cu may advance up to here
         while cu + BLOCK_MS + grace <= now_ms:
             self.flush()
-            self._write_block(cu)
-            cu += BLOCK_MS
+            nxt = cu + BLOCK_MS
+            if self._write_block(cu) == 0:
+                # An empty block (downtime): skip straight to the next block with data
+                # instead of visiting every empty block one by one.
+                with self._lock:
+                    first = self.head.earliest_from(nxt)
+                jump = last_closed if first is None else first // BLOCK_MS * BLOCK_MS
+                if jump > nxt:
+                    nxt = min(jump, last_closed)
+                    self._store.write_block(cu, [], [], nxt)
+            cu = nxt
             with self._lock:
                 self._compacted_until = cu
                 self.head.min_t = cu
             written += 1
         return written
 
-    def _write_block(self, start: int) -> None:
+    def _write_block(self, start: int) -> int:
+        """Write one block's chunks and rollups; returns how many series it held."""
         assert self._store is not None
         end = start + BLOCK_MS - 1
         with self._lock:
@@ -497,6 +508,7 @@ class TSDB:
                     }
                 )
         self._store.write_block(start, chunks, rollups, start + BLOCK_MS)
+        return len(chunks)
 
     def truncate(self, now_ms: int | None = None) -> None:
         """Drop head samples older than head_window (and already on disk)."""

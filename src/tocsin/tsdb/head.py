@@ -274,6 +274,18 @@ class Head:
             np.frombuffer(b"".join(v_parts), dtype=np.float64),
         )
 
+    def earliest_from(self, t: int) -> int | None:
+        """The oldest sample time at or after `t` over all series, if any."""
+        best: int | None = None
+        for ref in np.flatnonzero(self.last_t >= t).tolist():
+            ts = self._ts[ref]
+            if not ts:
+                continue
+            first = ts[bisect.bisect_left(ts, t)]
+            if best is None or first < best:
+                best = first
+        return best
+
     def has(self, ref: int) -> bool:
         return ref < len(self._ts) and bool(self._ts[ref])
 
