@@ -174,9 +174,10 @@ async def test_proxy_url_carries_the_request(deps: IntegrationDeps) -> None:
     assert proxy.request_lines == ["POST http://hook.invalid/x HTTP/1.1"]
 
 
-async def test_no_proxy_hosts_go_direct(deps: IntegrationDeps) -> None:
+@pytest.mark.parametrize("no_proxy", ["example.org, 127.0.0.1", "127.0.0.0/8", "*"])
+async def test_no_proxy_hosts_go_direct(deps: IntegrationDeps, no_proxy: str) -> None:
     async with ForwardProxy() as proxy, FakeWebhook() as hook:
-        cfg = {"proxy_url": proxy.url, "no_proxy": "example.org, 127.0.0.1"}
+        cfg = {"proxy_url": proxy.url, "no_proxy": no_proxy}
         integ = webhook.build({"url": hook.url + "/in", "http_config": cfg}, deps)
         await integ.notify(notification())
     assert proxy.request_lines == []
@@ -197,6 +198,15 @@ async def test_proxy_from_environment_only_when_asked(
     went_through_proxy = proxy.request_lines == [f"POST {hook.url}/in HTTP/1.1"]
     assert went_through_proxy is from_environment
     assert len(hook.requests) == (0 if from_environment else 1)
+
+
+@pytest.mark.parametrize("no_proxy", ["example.org", "10.0.0.0/8", ".0.0.1"])
+async def test_hosts_not_in_no_proxy_use_the_proxy(deps: IntegrationDeps, no_proxy: str) -> None:
+    async with ForwardProxy() as proxy:
+        cfg = {"proxy_url": proxy.url, "no_proxy": no_proxy}
+        integ = webhook.build({"url": "http://127.0.0.1:9/in", "http_config": cfg}, deps)
+        await integ.notify(notification())
+    assert proxy.request_lines == ["POST http://127.0.0.1:9/in HTTP/1.1"]
 
 
 def _in(seconds: int) -> str:

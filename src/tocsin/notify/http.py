@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import functools
+import ipaddress
 import ssl
 import urllib.request
 from collections.abc import Mapping
@@ -187,13 +188,26 @@ def _proxy_from_environment(url: str) -> str | None:
 
 
 def _bypasses(host: str, no_proxy: list[str]) -> bool:
-    """Prometheus `no_proxy`: exact hosts, domain suffixes (`.example.com`), `*`."""
-    host = host.lower()
+    """Prometheus `no_proxy`: hosts, domain suffixes (`.example.com`), IP networks, `*`."""
+    host = host.lower().strip("[]")
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
     for entry in no_proxy:
-        entry = entry.lower().lstrip("*")
+        entry = entry.lower().lstrip("*").strip("[]")
         if entry in ("", "."):
             return True
-        if host == entry.lstrip(".") or host.endswith("." + entry.lstrip(".")):
+        if "/" in entry and address is not None:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        domain = entry.lstrip(".")
+        # Suffixes match names only: 127.0.0.1 is not "under" .0.0.1.
+        if host == domain or (address is None and host.endswith("." + domain)):
             return True
     return False
 
@@ -310,13 +324,15 @@ def make_client(
             raise problem(where, "http_config.basic_auth.username", str(e)) from e
     extra = _extra_headers(cfg.get("http_headers") or {}, where)
     no_proxy = cfg.get("no_proxy") or ""
+    if isinstance(no_proxy, str):
+        no_proxy = no_proxy.split(",")
     return HttpClient(
         session,
         headers=[*headers.items(), *extra],
         tls=tls_context(cfg.get("tls_config"), where),
         server_name=(cfg.get("tls_config") or {}).get("server_name") or None,
         proxy=cfg.get("proxy_url") or None,
-        no_proxy=[h.strip() for h in str(no_proxy).split(",") if h.strip()],
+        no_proxy=[str(h).strip() for h in no_proxy if str(h).strip()],
         proxy_from_environment=bool(cfg.get("proxy_from_environment")),
         follow_redirects=bool(cfg.get("follow_redirects", True)),
         timeout=timeout,
