@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from tocsin import ratelimit
 from tocsin.clock import Clock, SystemClock
 from tocsin.errors import DeliveryError
 from tocsin.notify.types import DeliveryFailure, DeliveryResult, Integration, Notification
@@ -68,34 +69,12 @@ class RateLimit:
             raise ValueError("rate limit needs per_second > 0 and burst >= 1")
 
 
-class TokenBucket:
-    """A token bucket on an injected clock."""
+class TokenBucket(ratelimit.TokenBucket):
+    """The shared token bucket, sized by a receiver's RateLimit."""
 
     def __init__(self, limit: RateLimit, clock: Clock) -> None:
+        super().__init__(limit.per_second, clock, burst=limit.burst)
         self.limit = limit
-        self._clock = clock
-        self._tokens = float(limit.burst)
-        self._stamp = clock.now()
-
-    def _refill(self) -> None:
-        now = self._clock.now()
-        elapsed = max(0.0, now - self._stamp)
-        self._tokens = min(float(self.limit.burst), self._tokens + elapsed * self.limit.per_second)
-        self._stamp = now
-
-    def wait_time(self) -> float:
-        """Seconds until a token is available (0 when one is there now)."""
-        self._refill()
-        if self._tokens >= 1:
-            return 0.0
-        return (1 - self._tokens) / self.limit.per_second
-
-    def try_take(self) -> bool:
-        self._refill()
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
 
 
 class RateLimiter:
@@ -126,13 +105,7 @@ class RateLimiter:
         bucket = self._bucket(receiver)
         if bucket is None:
             return True
-        while True:
-            if bucket.try_take():
-                return True
-            wait = bucket.wait_time()
-            if self._clock.now() + wait > deadline:
-                return False
-            await self._clock.sleep(wait)
+        return await bucket.acquire(max_wait=deadline - self._clock.now())
 
 
 @dataclass(frozen=True, slots=True)
