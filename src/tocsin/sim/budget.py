@@ -1,8 +1,11 @@
-"""The simulated vendor's request budget: a token bucket on the injected clock."""
+"""The simulated vendor's request budget, answering with Retry-After."""
 
 from __future__ import annotations
 
 import math
+
+from tocsin.clock import Clock
+from tocsin.ratelimit import TokenBucket
 
 
 class RequestBudget:
@@ -12,23 +15,18 @@ class RequestBudget:
     with the whole seconds until the next token (the Retry-After value).
     """
 
-    def __init__(self, per_minute: int, now: float) -> None:
+    def __init__(self, per_minute: int, clock: Clock) -> None:
         if per_minute < 1:
             raise ValueError(f"budget per minute must be >= 1, got {per_minute}")
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
-        self.tokens = self.capacity
-        self.updated = now
+        self._bucket = TokenBucket(per_minute / 60.0, clock, burst=per_minute)
 
-    def _refill(self, now: float) -> None:
-        if now > self.updated:
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-            self.updated = now
+    @property
+    def tokens(self) -> float:
+        """Tokens left now, fractions included."""
+        return self._bucket.available()
 
-    def take(self, now: float) -> int | None:
+    def take(self) -> int | None:
         """Spend one token; None if granted, else the Retry-After seconds (>= 1)."""
-        self._refill(now)
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self._bucket.try_take():
             return None
-        return max(1, math.ceil((1.0 - self.tokens) / self.rate))
+        return max(1, math.ceil(self._bucket.wait_time()))

@@ -105,7 +105,7 @@ class SimServer:
         config = engine.config
         self.api_key = config.api_key
         self.budget = (
-            RequestBudget(config.budget_per_minute, clock.now())
+            RequestBudget(config.budget_per_minute, clock)
             if config.budget_per_minute is not None
             else None
         )
@@ -150,7 +150,7 @@ class SimServer:
             )
         limits: dict[str, str] = {}
         if self.budget is not None:
-            retry_after = self.budget.take(self.clock.now())
+            retry_after = self.budget.take()
             limits = {
                 "X-RateLimit-Limit": str(self.engine.config.budget_per_minute),
                 "X-RateLimit-Remaining": str(int(self.budget.tokens)),
