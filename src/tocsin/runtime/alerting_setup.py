@@ -88,22 +88,26 @@ def build_receivers(
 
 def build_dispatcher(
     loaded: LoadedConfig, store: Store, clock: Clock, retrier: Retrier
-) -> tuple[Dispatcher, str | None]:
+) -> tuple[Dispatcher, Receivers, str | None]:
+    """The dispatcher, the receivers it delivers through (close them at stop), the config text."""
     cfg, text = alerting_config(loaded)
+    receivers = build_receivers(cfg, store, clock, retrier)
     dispatcher = Dispatcher(
         cfg,
         store,
         clock,
-        receivers=build_receivers(cfg, store, clock, retrier),
+        receivers=receivers,
         extensions=loaded.extensions,
         external_url=loaded.config.server.url(),
     )
-    return dispatcher, text
+    return dispatcher, receivers, text
 
 
 def reload_dispatcher(
     dispatcher: Dispatcher, loaded: LoadedConfig, store: Store, clock: Clock, retrier: Retrier
-) -> str | None:
+) -> tuple[Receivers, str | None]:
+    """Switch the dispatcher to the new config; the caller closes the old receivers."""
     cfg, text = alerting_config(loaded)
-    dispatcher.apply_config(cfg, build_receivers(cfg, store, clock, retrier), loaded.extensions)
-    return text
+    receivers = build_receivers(cfg, store, clock, retrier)
+    dispatcher.apply_config(cfg, receivers, loaded.extensions)
+    return receivers, text

@@ -31,6 +31,7 @@ from tocsin.detect.detector import Detector
 from tocsin.detect.events import SourceEvent
 from tocsin.detect.types import SourceState, TargetState
 from tocsin.errors import ConfigError
+from tocsin.notify.dispatch import Receivers
 from tocsin.promql.engine import Engine
 from tocsin.rules.manager import RuleManager
 from tocsin.runtime.alerting_setup import build_dispatcher, make_retrier, reload_dispatcher
@@ -49,6 +50,9 @@ log = logging.getLogger(__name__)
 # A full snapshot of every target's state is written this often (seconds);
 # between snapshots only targets whose state changed are written.
 SNAPSHOT_EVERY = 300.0
+# After a reload the previous receivers are closed this long later (seconds),
+# so deliveries and retries already under way can finish on them.
+RETIRED_RECEIVERS_GRACE = 600.0
 
 
 class Runtime:
@@ -70,6 +74,8 @@ class Runtime:
         self.scraper = ScrapeManager(self.tsdb, clock)
         self.retrier = make_retrier(clock, self.metrics.registry)
         self.dispatcher: Dispatcher | None = None
+        self._receivers: Receivers | None = None
+        self._retired: list[Receivers] = []
         self.alerting_text: str | None = None
         self.rules: RuleManager | None = None
         self._background: list[asyncio.Task[None]] = []
@@ -100,7 +106,7 @@ class Runtime:
         if self.config.simulator.enabled:
             await self._start_simulator()
         # Built in the loop's thread: the dispatcher schedules its own commits there.
-        dispatcher, self.alerting_text = build_dispatcher(
+        dispatcher, self._receivers, self.alerting_text = build_dispatcher(
             self.loaded, self.store, self.clock, self.retrier
         )
         await dispatcher.start()
@@ -137,6 +143,9 @@ class Runtime:
         await self.scraper.close()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
+        for receivers in [*self._retired, self._receivers]:
+            if receivers is not None:
+                await receivers.aclose()
         await asyncio.to_thread(self._snapshot_all)
         await asyncio.to_thread(self.tsdb.close)
         if self._simulator is not None:
@@ -250,9 +259,17 @@ class Runtime:
             if self.rules is not None:
                 self.rules.reload(loaded.rule_groups)
             if self.dispatcher is not None:
-                self.alerting_text = reload_dispatcher(
+                old = self._receivers
+                self._receivers, self.alerting_text = reload_dispatcher(
                     self.dispatcher, loaded, self.store, self.clock, self.retrier
                 )
+                if old is not None:
+                    # Deliveries already under way keep using the old set; close it
+                    # once they have had time to finish (or at stop, whichever first).
+                    self._retired.append(old)
+                    self._background.append(
+                        asyncio.create_task(self._close_later(old), name="close receivers")
+                    )
             self._start_sources(self.config)
             if self._poll:
                 self.scraper.apply(self.config.scrape_configs)
@@ -269,6 +286,12 @@ class Runtime:
             make_rules_router(lambda: self.rules),
             make_alert_router(self.dispatcher, config_text=self.alerting_text),
         ]
+
+    async def _close_later(self, receivers: Receivers) -> None:
+        await self.clock.sleep(RETIRED_RECEIVERS_GRACE)
+        if receivers in self._retired:
+            self._retired.remove(receivers)
+            await receivers.aclose()
 
     # -- EngineFacade ------------------------------------------------------
     def now(self) -> float:
