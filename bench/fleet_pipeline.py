@@ -345,8 +345,8 @@ async def main() -> None:
     if args.part in ("sweep", "all"):
         print("\n## sweep (real time, simulator in a child process)\n")
         print(
-            "| zones | gc tuned | cold wall s | cold cpu s | warm wall s | warm cpu s | API calls/sweep "
-            "| core share at 60 s | RSS/zone |"
+            "| zones | gc tuned | cold wall s | cold cpu s | warm wall s | warm cpu s "
+            "| API calls/sweep | core share at 60 s | RSS/zone |"
         )
         print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for z, tuned in ((int(x), t) for x in args.zones.split(",") for t in (False, True)):
