@@ -18,11 +18,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/tocsin run --demo
 
-test: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/mypy
+test: lint
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
