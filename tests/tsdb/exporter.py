@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ class Exporter:
     status: int = 200
     requests: list[web.Request] = field(default_factory=list)
     port: int = 0
+    delay: float = 0.0
 
     @property
     def target(self) -> str:
@@ -22,6 +24,8 @@ class Exporter:
 
     async def handle(self, request: web.Request) -> web.Response:
         self.requests.append(request)
+        if self.delay:  # a slow exporter, for scrape timeouts (real network time)
+            await asyncio.sleep(self.delay)
         return web.Response(
             text=self.body, status=self.status, content_type="text/plain", charset="utf-8"
         )

@@ -3,8 +3,9 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Callable
+from pathlib import Path
 
-import httpx
+import aiohttp
 import pytest
 
 from tocsin.clock import FakeClock
@@ -40,16 +41,16 @@ def _all(db: TSDB, name: str) -> dict[str, list[float]]:
 
 
 def _loop(
-    exp: Exporter, db: TSDB, clock: FakeClock, client: httpx.AsyncClient, **kw: object
+    exp: Exporter, db: TSDB, clock: FakeClock, session: aiohttp.ClientSession, **kw: object
 ) -> ScrapeLoop:
     cfg = ScrapeConfig(job_name="fleet", static_configs=[StaticConfig(targets=[exp.target])], **kw)  # type: ignore[arg-type]
-    return ScrapeLoop(cfg, exp.target, {"dc": "a"}, db, client, clock, spread=False)
+    return ScrapeLoop(cfg, exp.target, {"dc": "a"}, db, session, clock, spread=False)
 
 
 async def test_scrape_labels_report_series_and_conflicts(clock: FakeClock) -> None:
     db = TSDB().open()
-    async with serve_exporter(BODY) as exp, httpx.AsyncClient() as client:
-        loop = _loop(exp, db, clock, client)
+    async with serve_exporter(BODY) as exp, aiohttp.ClientSession() as session:
+        loop = _loop(exp, db, clock, session)
         assert await loop.scrape_once()
         inst = exp.target
         assert set(_all(db, "zone_up")) == {
@@ -69,8 +70,8 @@ async def test_scrape_labels_report_series_and_conflicts(clock: FakeClock) -> No
 
 async def test_honor_labels_keeps_scraped_values(clock: FakeClock) -> None:
     db = TSDB().open()
-    async with serve_exporter(BODY) as exp, httpx.AsyncClient() as client:
-        await _loop(exp, db, clock, client, honor_labels=True).scrape_once()
+    async with serve_exporter(BODY) as exp, aiohttp.ClientSession() as session:
+        await _loop(exp, db, clock, session, honor_labels=True).scrape_once()
         keys = set(_all(db, "zone_up"))
         assert f"dc=a,instance={exp.target},job=exporter-side,venue=v2,zone=z3" in keys
         # The report series always carry the configured job.
@@ -90,8 +91,8 @@ async def test_metric_relabel_keep_drop_replace(clock: FakeClock) -> None:
         ),
         RelabelConfig(source_labels=["nosuch"], regex="", target_label="venue", replacement=""),
     ]
-    async with serve_exporter(BODY) as exp, httpx.AsyncClient() as client:
-        await _loop(exp, db, clock, client, metric_relabel_configs=relabel).scrape_once()
+    async with serve_exporter(BODY) as exp, aiohttp.ClientSession() as session:
+        await _loop(exp, db, clock, session, metric_relabel_configs=relabel).scrape_once()
         inst = exp.target
         assert set(_all(db, "zone_up")) == {
             f"dc=a,instance={inst},job=fleet,site=site-1-1,zone=z1",
@@ -103,8 +104,8 @@ async def test_metric_relabel_keep_drop_replace(clock: FakeClock) -> None:
 
 async def test_failure_sets_up_zero_and_marks_everything_stale(clock: FakeClock) -> None:
     db = TSDB().open()
-    async with serve_exporter(BODY) as exp, httpx.AsyncClient() as client:
-        loop = _loop(exp, db, clock, client)
+    async with serve_exporter(BODY) as exp, aiohttp.ClientSession() as session:
+        loop = _loop(exp, db, clock, session)
         assert await loop.scrape_once()
         clock.set(clock.now() + 60)
         exp.status = 503
@@ -118,8 +119,8 @@ async def test_failure_sets_up_zero_and_marks_everything_stale(clock: FakeClock)
 
 async def test_vanished_series_get_stale_markers(clock: FakeClock) -> None:
     db = TSDB().open()
-    async with serve_exporter(BODY) as exp, httpx.AsyncClient() as client:
-        loop = _loop(exp, db, clock, client)
+    async with serve_exporter(BODY) as exp, aiohttp.ClientSession() as session:
+        loop = _loop(exp, db, clock, session)
         await loop.scrape_once()
         clock.set(clock.now() + 60)
         exp.body = BODY.replace('zone_up{zone="z2",venue="v1"} 0\n', "")
@@ -136,22 +137,22 @@ async def test_vanished_series_get_stale_markers(clock: FakeClock) -> None:
 
 async def test_invalid_text_and_unreachable_target_fail_cleanly(clock: FakeClock) -> None:
     db = TSDB().open()
-    async with serve_exporter("up{oops 1\n") as exp, httpx.AsyncClient() as client:
-        loop = _loop(exp, db, clock, client)
+    async with serve_exporter("up{oops 1\n") as exp, aiohttp.ClientSession() as session:
+        loop = _loop(exp, db, clock, session)
         assert not await loop.scrape_once()
         assert "invalid exposition format" in (loop.health.last_error or "")
         port = exp.port
-    async with httpx.AsyncClient() as client:
+    async with aiohttp.ClientSession() as session:
         cfg = ScrapeConfig(job_name="gone", scrape_timeout=1, scrape_interval=5)
-        loop = ScrapeLoop(cfg, f"127.0.0.1:{port}", {}, db, client, clock, spread=False)
+        loop = ScrapeLoop(cfg, f"127.0.0.1:{port}", {}, db, session, clock, spread=False)
         assert not await loop.scrape_once()
         assert "request failed" in (loop.health.last_error or "")
 
 
 async def test_sample_limit_fails_the_scrape(clock: FakeClock) -> None:
     db = TSDB().open()
-    async with serve_exporter(BODY) as exp, httpx.AsyncClient() as client:
-        loop = _loop(exp, db, clock, client, sample_limit=2)
+    async with serve_exporter(BODY) as exp, aiohttp.ClientSession() as session:
+        loop = _loop(exp, db, clock, session, sample_limit=2)
         assert not await loop.scrape_once()
         assert "sample limit" in (loop.health.last_error or "")
         assert _all(db, "zone_up") == {}
@@ -159,16 +160,59 @@ async def test_sample_limit_fails_the_scrape(clock: FakeClock) -> None:
 
 async def test_auth_headers_are_sent(clock: FakeClock) -> None:
     db = TSDB().open()
-    async with serve_exporter(BODY) as exp, httpx.AsyncClient() as client:
+    async with serve_exporter(BODY) as exp, aiohttp.ClientSession() as session:
         await _loop(
-            exp, db, clock, client, basic_auth={"username": "u", "password": "p w"}
+            exp, db, clock, session, basic_auth={"username": "u", "password": "p w"}
         ).scrape_once()
-        await _loop(exp, db, clock, client, authorization={"credentials": "tok"}).scrape_once()
+        await _loop(exp, db, clock, session, authorization={"credentials": "tok"}).scrape_once()
         assert (
             exp.requests[0].headers["Authorization"]
             == "Basic " + base64.b64encode(b"u:p w").decode()
         )
         assert exp.requests[1].headers["Authorization"] == "Bearer tok"
+
+
+async def test_secret_files_are_read_at_every_scrape(clock: FakeClock, tmp_path: Path) -> None:
+    db = TSDB().open()
+    pw, tok = tmp_path / "pw", tmp_path / "tok"
+    pw.write_text("first\n")
+    tok.write_text("t1\n")
+    async with serve_exporter(BODY) as exp, aiohttp.ClientSession() as session:
+        basic = _loop(
+            exp, db, clock, session, basic_auth={"username": "u", "password_file": str(pw)}
+        )
+        bearer = _loop(exp, db, clock, session, authorization={"credentials_file": str(tok)})
+        for loop in (basic, bearer):
+            assert await loop.scrape_once()
+        pw.write_text("second\n")
+        tok.write_text("t2\n")
+        for loop in (basic, bearer):
+            assert await loop.scrape_once()
+        tok.unlink()
+        assert not await bearer.scrape_once()
+        assert f"cannot read secret file {tok}" in (bearer.health.last_error or "")
+    assert [r.headers["Authorization"] for r in exp.requests] == [
+        "Basic " + base64.b64encode(b"u:first").decode(),
+        "Bearer t1",
+        "Basic " + base64.b64encode(b"u:second").decode(),
+        "Bearer t2",
+    ]
+
+
+async def test_params_path_and_timeout(clock: FakeClock) -> None:
+    db = TSDB().open()
+    async with serve_exporter(BODY) as exp, aiohttp.ClientSession() as session:
+        params = {"module": ["a", "b"], "target": ["zone 1"]}
+        loop = _loop(exp, db, clock, session, metrics_path="/other", params=params)
+        assert await loop.scrape_once()
+        req = exp.requests[0]
+        assert req.path == "/other"
+        assert req.query.getall("module") == ["a", "b"]
+        assert req.query["target"] == "zone 1"
+        exp.delay = 1.0
+        slow = _loop(exp, db, clock, session, scrape_timeout=0.1)
+        assert not await slow.scrape_once()
+        assert slow.health.last_error == "scrape timed out after 0.1s"
 
 
 async def test_manager_scrapes_on_the_clock_and_stale_marks_removed_targets(
@@ -244,8 +288,8 @@ def test_relabel_actions(cfg: dict[str, object], expected: dict[str, str]) -> No
 async def test_exposed_timestamps(clock: FakeClock, honor: bool) -> None:
     db = TSDB().open()
     body = "with_ts 3 1699999990000\nwithout_ts 4\n"
-    async with serve_exporter(body) as exp, httpx.AsyncClient() as client:
-        await _loop(exp, db, clock, client, honor_timestamps=honor).scrape_once()
+    async with serve_exporter(body) as exp, aiohttp.ClientSession() as session:
+        await _loop(exp, db, clock, session, honor_timestamps=honor).scrape_once()
     (s,) = db.select([LabelMatcher("__name__", MatchOp.EQ, "with_ts")], 0, 2**62)
     scrape_ms = int(clock.now() * 1000)
     assert s.timestamps.tolist() == [1_699_999_990_000 if honor else scrape_ms]

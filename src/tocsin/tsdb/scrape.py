@@ -10,11 +10,16 @@ of them when the scrape fails or the target is removed).
 
 Series are cached by their exact text in the exposition, so a steady target
 costs one dict lookup per sample after its first scrape.
+
+HTTP goes through one shared aiohttp session (the client chosen by
+benchmark, docs/bench/sources.md); secrets and secret files are read again
+at every scrape so that rotated credentials apply without a reload.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 import zlib
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import httpx
+import aiohttp
 import numpy as np
 import numpy.typing as npt
 
@@ -112,7 +117,7 @@ class ScrapeLoop:
         target: str,
         static_labels: Mapping[str, str],
         appender: ScrapeAppender,
-        client: httpx.AsyncClient,
+        session: aiohttp.ClientSession,
         clock: Clock,
         *,
         spread: bool = True,
@@ -120,7 +125,7 @@ class ScrapeLoop:
         self.cfg = cfg
         self.target = target
         self.appender = appender
-        self.client = client
+        self.session = session
         self.clock = clock
         self.labels = target_labels(cfg, target, static_labels)
         self.url = f"{cfg.scheme}://{target}{cfg.metrics_path}"
@@ -200,7 +205,6 @@ class ScrapeLoop:
             "User-Agent": "tocsin-scraper",
             "X-Prometheus-Scrape-Timeout-Seconds": f"{cfg.scrape_timeout:g}",
         }
-        auth: httpx.BasicAuth | None = None
         if cfg.basic_auth is not None:
             ba = cfg.basic_auth
             password = (
@@ -208,7 +212,10 @@ class ScrapeLoop:
                 if ba.password is not None
                 else _read_secret(ba.password_file)
             )
-            auth = httpx.BasicAuth(ba.username, password)
+            # Built here rather than with aiohttp.BasicAuth, which refuses a
+            # ':' in the username and encodes latin-1; Prometheus sends UTF-8.
+            token = base64.b64encode(f"{ba.username}:{password}".encode()).decode("ascii")
+            headers["Authorization"] = f"Basic {token}"
         elif cfg.authorization is not None:
             az = cfg.authorization
             cred = (
@@ -217,21 +224,27 @@ class ScrapeLoop:
                 else _read_secret(az.credentials_file)
             )
             headers["Authorization"] = f"{az.type} {cred}"
+        params = [(k, v) for k, values in cfg.params.items() for v in values]
         try:
-            resp = await self.client.get(
+            # The timeout covers connecting, waiting and reading the whole body.
+            async with self.session.get(
                 self.url,
-                params={k: v for k, v in cfg.params.items()},
+                params=params,
                 headers=headers,
-                auth=auth or httpx.USE_CLIENT_DEFAULT,
-                timeout=cfg.scrape_timeout,
-            )
-        except httpx.TimeoutException:
+                timeout=aiohttp.ClientTimeout(total=cfg.scrape_timeout),
+            ) as resp:
+                if resp.status != 200:
+                    raise ScrapeFailure(f"server returned HTTP status {resp.status}")
+                body = await resp.read()
+                charset = resp.charset or "utf-8"
+        except TimeoutError:
             raise ScrapeFailure(f"scrape timed out after {cfg.scrape_timeout:g}s") from None
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise ScrapeFailure(f"request failed: {exc!r}") from None
-        if resp.status_code != 200:
-            raise ScrapeFailure(f"server returned HTTP status {resp.status_code}")
-        return resp.text
+        try:
+            return body.decode(charset)
+        except (LookupError, UnicodeDecodeError) as exc:
+            raise ScrapeFailure(f"cannot decode the body as {charset}: {exc}") from None
 
     def _ingest(self, text: str, t_ms: int) -> tuple[int, int, int]:
         """Parse and append; returns (scraped, after relabelling, new series)."""
@@ -353,13 +366,14 @@ class ScrapeManager:
         appender: ScrapeAppender,
         clock: Clock,
         *,
-        client: httpx.AsyncClient | None = None,
+        session: aiohttp.ClientSession | None = None,
         spread: bool = True,
     ) -> None:
         self.appender = appender
         self.clock = clock
-        self._own_client = client is None
-        self.client = client or httpx.AsyncClient(follow_redirects=True)
+        self._own_session = session is None
+        # Made on first apply: an aiohttp session belongs to a running loop.
+        self._session = session
         self.spread = spread
         self._loops: dict[tuple[str, str], tuple[ScrapeLoop, asyncio.Task[None]]] = {}
 
@@ -385,10 +399,19 @@ class ScrapeManager:
         for key, (cfg, labels) in wanted.items():
             if key not in self._loops:
                 loop = ScrapeLoop(
-                    cfg, key[1], labels, self.appender, self.client, self.clock, spread=self.spread
+                    cfg, key[1], labels, self.appender, self.session, self.clock, spread=self.spread
                 )
                 task = asyncio.create_task(loop.run(), name=f"scrape {cfg.job_name} {key[1]}")
                 self._loops[key] = (loop, task)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The HTTP session every loop shares; made on first use if not given."""
+        if self._session is None:
+            # No pool limit: like Prometheus, every target keeps its own
+            # connection, and a pool cap would make scrapes queue and time out.
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        return self._session
 
     def _stop(self, key: tuple[str, str]) -> None:
         loop, task = self._loops.pop(key)
@@ -403,5 +426,6 @@ class ScrapeManager:
         for key in list(self._loops):
             self._stop(key)
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._own_client:
-            await self.client.aclose()
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
