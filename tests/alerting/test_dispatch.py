@@ -380,3 +380,25 @@ async def test_reload_keeps_flap_state(clock: FakeClock) -> None:
     assert h.dispatcher.flaps is not None
     assert h.dispatcher.flaps.is_flapping(next(iter(h.dispatcher.alerts)), clock.now())
     await h.stop()
+
+
+async def test_alert_writes_wait_but_log_writes_commit_at_once(clock: FakeClock) -> None:
+    import asyncio
+
+    import sqlalchemy as sa
+
+    def rows(table: str) -> int:
+        with h.store.engine.connect() as conn:
+            return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+    h = Harness(CFG, clock)
+    await h.start()
+    await h.push(h.alert("A", ends=10_000))
+    await asyncio.sleep(0)
+    assert rows("alerting_alerts") == 0  # batched for commit_delay (0.5 s real)
+    await h.run_until(30)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert rows("alerting_nflog") == 1  # a notification was sent: committed now
+    assert rows("alerting_alerts") == 1
+    await h.stop()

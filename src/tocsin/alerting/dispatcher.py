@@ -28,6 +28,7 @@ from tocsin.alerting.digest import DigestSchedule
 from tocsin.alerting.extensions import AlertingExtensions
 from tocsin.alerting.flapping import FlapTracker
 from tocsin.alerting.inhibit import Inhibitor
+from tocsin.alerting.matchers import matches_all
 from tocsin.alerting.model import Alert
 from tocsin.alerting.mute import TimeMuter
 from tocsin.alerting.nflog import NotificationLog
@@ -108,8 +109,13 @@ class Dispatcher:
         *,
         extensions: AlertingExtensions | None = None,
         external_url: str = "",
+        commit_delay: float = 0.5,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
+        # Alert and history writes within this many (real) seconds share one
+        # transaction: big transactions cost far less per row than many small
+        # ones. Notification log writes are committed at once regardless.
+        self.commit_delay = commit_delay
         if store is None:
             store = Store("sqlite://", clock=self.clock)
         # Only the tables this module needs: the core key-value table and its own.
@@ -117,6 +123,7 @@ class Dispatcher:
         self.store = store
         self.state = AlertingState(store, on_dirty=self._schedule_commit)
         self._commit_handle: asyncio.Handle | None = None
+        self._commit_urgent = False
         self.attempt_sink: AttemptSink = HistoryAttemptSink(self.state)
         self.external_url = external_url
         self.alerts = ActiveAlerts()
@@ -203,22 +210,34 @@ class Dispatcher:
         self._save_groups(self.groups.values())
         self._wake.set()
 
-    def _schedule_commit(self) -> None:
-        """Commit buffered state writes once this event-loop turn is done."""
+    def _schedule_commit(self, urgent: bool = False) -> None:
+        """Commit buffered state writes `commit_delay` seconds from now, or at
+        once when `urgent` (a notification was logged: that must not be lost)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop: the next read or `stop()` commits
-        self._commit_handle = loop.call_soon(self._commit)
+        if self._commit_handle is not None:
+            if not urgent or self._commit_urgent:
+                return
+            self._commit_handle.cancel()
+        self._commit_urgent = urgent
+        if urgent or self.commit_delay <= 0:
+            self._commit_handle = loop.call_soon(self._commit)
+        else:
+            self._commit_handle = loop.call_later(self.commit_delay, self._commit)
 
     def _commit(self) -> None:
         self._commit_handle = None
+        self._commit_urgent = False
         try:
             self.state.commit()
         except Exception:
-            # Keep dispatching: the writes stay buffered and the next commit
-            # retries them; say loudly that the database is behind.
+            # Keep dispatching: the writes stay buffered and are retried in a
+            # second; say loudly that the database is behind.
             log.exception("could not write alerting state")
+            loop = asyncio.get_running_loop()
+            self._commit_handle = loop.call_later(max(1.0, self.commit_delay), self._commit)
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -300,13 +319,25 @@ class Dispatcher:
                             alert.fingerprint, now if change.at is None else change.at
                         )
             created.extend(self._route(alert, now))
+            self._note_for_inhibition(alert, bool(moved), now)
         if not stored:
             return
         self.state.save_alerts(stored)
         self.state.append_changes(changes, now)
         self._save_groups(created)
-        self._inhibit_dirty = True
         self._wake.set()
+
+    def _note_for_inhibition(self, alert: StoredAlert, changed: bool, now: float) -> None:
+        """Keep the inhibitor's view current without rebuilding it on every put:
+        only a possible source changing state makes it stale; a renewed source
+        only moves the time at which it next must be looked at."""
+        rules = self.inhibitor.rules
+        if not rules or not any(matches_all(r.source, alert.labels) for r in rules):
+            return
+        if changed:
+            self._inhibit_dirty = True
+        elif not alert.resolved(now):
+            self._inhibit_until = min(self._inhibit_until, alert.ends_at)
 
     def _route(self, alert: StoredAlert, now: float) -> list[AggregationGroup]:
         """Insert into the group of every matching route; returns new groups."""
@@ -515,6 +546,7 @@ class Dispatcher:
         entry = self.nflog.get(group_key, receiver, integration)
         if entry is not None:
             self.state.save_nflog([entry])
+            self._schedule_commit(urgent=True)
 
     def _drop_resolved(self, g: AggregationGroup, seen: Mapping[str, float]) -> None:
         """Forget resolved alerts the flush delivered and nobody updated since."""
@@ -541,12 +573,13 @@ class Dispatcher:
                 self.state.append_changes(timed_out, self.clock.now())
             self.alerts.delete(gone)
             self.state.delete_alerts(gone)
-            self._inhibit_dirty = True
         if not g.fingerprints:
             del self.groups[g.key]
             self.state.delete_groups([g.key])
 
     def _refresh_inhibitor(self, now: float) -> None:
+        if not self.inhibitor.rules:
+            return
         if not self._inhibit_dirty and now < self._inhibit_until:
             return
         firing = [a for a in self.alerts if not a.resolved(now)]
