@@ -59,9 +59,13 @@ def test_core_migration_creates_tables_once(backend: Backend) -> None:
 
 def test_default_applies_every_discovered_component(backend: Backend) -> None:
     store = backend.open()
-    expected = [f"{c.name}:{m.version}" for c in discover() for m in c.migrations]
-    assert expected[0] == "core:1"
-    assert store.migrate() == expected
+    found = discover()
+    applied = store.migrate()
+    assert applied[0] == "core:1"
+    # Every step of every discovered component, each component's steps in order.
+    assert sorted(applied) == sorted(f"{c.name}:{m.version}" for c in found for m in c.migrations)
+    assert store.schema_versions() == {c.name: len(c.migrations) for c in found}
+    assert {"core", "tsdb"} <= {c.name for c in found}
     assert store.migrate() == []
 
 

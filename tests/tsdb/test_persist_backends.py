@@ -14,10 +14,8 @@ import sqlalchemy as sa
 from tests.support import missing
 from tocsin.clock import FakeClock
 from tocsin.storage import Store
-from tocsin.storage.migrate import discover
 from tocsin.tsdb.config import StorageConfig
-from tocsin.tsdb.db import TSDB
-from tocsin.tsdb.migrations import component
+from tocsin.tsdb.db import TSDB, open_sqlite
 from tocsin.tsdb.types import LabelMatcher, MatchOp
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -48,7 +46,7 @@ def test_migrated_store_round_trips_through_compaction(store_url: tuple[str, str
     url, schema = store_url
     clock = FakeClock(T0)
     store = Store(url, clock=clock, schema=schema)
-    applied = store.migrate([*discover(), component()])
+    applied = store.migrate()
     assert "tsdb:1" in applied
     db = TSDB(store.engine, CFG, clock=clock).open()
     labels = [{"__name__": "zone_up", "zone": f"z{i}"} for i in range(50)]
@@ -67,7 +65,7 @@ def test_migrated_store_round_trips_through_compaction(store_url: tuple[str, str
     store.close()
 
     store2 = Store(url, clock=clock, schema=schema)
-    assert store2.migrate([*discover(), component()]) == []  # nothing left to apply
+    assert store2.migrate() == []  # nothing left to apply
     again = TSDB(store2.engine, CFG, clock=clock).open()
     after = {
         s.labels["zone"]: (s.timestamps.tolist(), s.values.tolist())
@@ -76,3 +74,14 @@ def test_migrated_store_round_trips_through_compaction(store_url: tuple[str, str
     assert after == before
     assert len(after["z7"][0]) == 300
     store2.close()
+
+
+def test_standalone_open_records_the_tsdb_migration(tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    open_sqlite(str(tmp_path / "t.db"), CFG, clock=clock).close()
+    store = Store(f"sqlite:///{tmp_path}/t.db", clock=clock)
+    applied = store.migrate()
+    assert "core:1" in applied
+    assert "tsdb:1" not in applied  # the standalone open already applied it
+    assert store.schema_versions()["tsdb"] == 1
+    store.close()

@@ -28,7 +28,8 @@ import sqlalchemy as sa
 
 from tocsin.clock import Clock, SystemClock
 from tocsin.promql.labels import LabelTable
-from tocsin.tsdb import rollup
+from tocsin.storage import migrate
+from tocsin.tsdb import db_migrations, rollup
 from tocsin.tsdb.chunks import decode_many, encode_many
 from tocsin.tsdb.config import BLOCK_SECONDS, StorageConfig
 from tocsin.tsdb.head import NO_TIME, Head
@@ -94,14 +95,18 @@ class TSDB:
     # -- lifecycle --------------------------------------------------------------
 
     def open(self) -> TSDB:
-        """Create tables if needed and reload series and the head from disk."""
+        """Bring the tsdb tables up to date and reload series and the head from disk.
+
+        Under `Store.migrate()` the tsdb component is already applied and this
+        is a no-op check; a standalone TSDB (`open_sqlite`) applies it here.
+        """
         if self._opened:
             return self
         self._opened = True
         if self._store is None:
             return self
         store = self._store
-        store.ensure_schema()
+        migrate.run(store.engine, [db_migrations.component()], self.clock.now())
         cu = store.get_meta("compacted_until")
         self._compacted_until = int(cu) if cu is not None else None
         with self._lock:

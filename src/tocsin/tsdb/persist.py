@@ -1,7 +1,7 @@
 """SQL persistence of the tsdb: series, flush segments, chunks, rollups.
 
-Tables (created with CREATE TABLE IF NOT EXISTS by `ensure_schema`, so they
-can move into the shared migration system unchanged):
+Tables (created by the `tsdb` migration in `db_migrations.py`; the
+definitions below are what the queries use and must match it):
 
 - `tsdb_series(id, labels)`: every series ever flushed; `id` is the head ref.
 - `tsdb_segments(id, mint, maxt, count, data)`: one row per flush, all
@@ -107,9 +107,6 @@ class ChunkStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-
-    def ensure_schema(self) -> None:
-        metadata.create_all(self.engine, checkfirst=True)
 
     # -- meta -----------------------------------------------------------------
 
