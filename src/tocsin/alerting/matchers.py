@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
+from tocsin.goregex import GoRegexError, compile_go_regex
 from tocsin.tsdb.types import LabelMatcher, MatchOp
 
 __all__ = [
@@ -24,8 +25,6 @@ __all__ = [
     "format_matcher",
     "format_matchers",
     "go_quote",
-    "go_regex_problem",
-    "go_to_python_regex",
     "is_valid_label_name",
     "matcher_from_api",
     "matcher_to_api",
@@ -53,137 +52,24 @@ def is_valid_label_name(name: str, *, classic: bool = False) -> bool:
     return name != ""
 
 
-_GO_FLAGS = set("imsU-")
-
-
-def go_regex_problem(pattern: str) -> str | None:
-    """Why `pattern` would not mean in Python what it means in Go (RE2), if so.
-
-    Alertmanager uses Go's regex syntax. Python's `re` agrees on everything
-    usual, but a few constructs would silently match differently (POSIX
-    classes, the `U` flag) or are accepted by one side only (lookarounds,
-    backreferences). Those are refused rather than guessed at.
-    """
-    i, n, in_class = 0, len(pattern), False
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < n:
-            esc = pattern[i + 1]
-            if esc in "QEpPCZ":
-                return f"the Go escape \\{esc} is not supported by tocsin"
-            if esc.isdigit() and esc != "0":
-                return f"backreference \\{esc} is not valid in Alertmanager (RE2) syntax"
-            i += 2
-            continue
-        if in_class:
-            if ch == "[" and pattern.startswith("[:", i):
-                return "POSIX character classes like [:alpha:] are not supported by tocsin"
-            if ch == "]":
-                in_class = False
-        elif ch == "[":
-            in_class = True
-            # A leading ']' (or '^]') is a literal member, not the end.
-            if pattern.startswith("^", i + 1):
-                i += 1
-            if pattern.startswith("]", i + 1):
-                i += 1
-        elif ch == "(" and pattern.startswith("(?", i):
-            rest = pattern[i + 2 :]
-            if rest.startswith(("=", "!", "<=", "<!")):
-                return "lookaround assertions are not valid in Alertmanager (RE2) syntax"
-            if not rest.startswith(("P<", "<", ":")):
-                flags = ""
-                for c in rest:
-                    if c in ":)":
-                        break
-                    flags += c
-                if "U" in flags:
-                    return "the ungreedy flag (?U) is not supported by tocsin"
-                if not set(flags) <= _GO_FLAGS:
-                    return f"flags (?{flags}) are not valid in Alertmanager (RE2) syntax"
-        i += 1
-    return None
-
-
-def go_to_python_regex(pattern: str) -> str:
-    """Rewrite the Go-isms Python's `re` reads differently.
-
-    Go lets `(?i)` appear anywhere and applies it to the rest of the
-    enclosing group (across `|`); Python wants global flags first, so they
-    become scoped groups `(?i:...)`. `\\z` (end of text) becomes `\\Z`.
-    """
-    out: list[str] = []
-    opened: list[list[str]] = [[]]  # per group depth: flag sets opened there
-    i, n, in_class = 0, len(pattern), False
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < n:
-            out.append("\\Z" if pattern[i + 1] == "z" else pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            if ch == "]":
-                in_class = False
-            out.append(ch)
-            i += 1
-            continue
-        if ch == "[":
-            in_class = True
-            j = i + 1
-            if pattern.startswith("^", j):
-                j += 1
-            if pattern.startswith("]", j):
-                j += 1
-            out.append(pattern[i:j])
-            i = j
-            continue
-        if ch == "(":
-            if pattern.startswith("(?", i):
-                j = i + 2
-                while j < n and pattern[j] not in ":)":
-                    j += 1
-                flags = pattern[i + 2 : j]
-                if j < n and pattern[j] == ")" and flags and set(flags) <= _GO_FLAGS:
-                    out.append(f"(?{flags}:")
-                    opened[-1].append(flags)
-                    i = j + 1
-                    continue
-            opened.append([])
-            out.append(ch)
-        elif ch == ")":
-            out.append(")" * len(opened.pop()) if len(opened) > 1 else "")
-            out.append(ch)
-        elif ch == "|" and opened[-1]:
-            out.append(")" * len(opened[-1]) + "|" + "".join(f"(?{f}:" for f in opened[-1]))
-        else:
-            out.append(ch)
-        i += 1
-    out.append(")" * len(opened[0]))
-    return "".join(out)
-
-
 class GoRegexMatcher(LabelMatcher):
     """A regex matcher with Alertmanager's (Go) semantics: `^(?:re)$`, and `.`
     does not match a newline (Prometheus' LabelMatcher uses `(?s)`)."""
 
     @cached_property
     def _regex(self) -> re.Pattern[str]:
-        return re.compile(f"(?:{go_to_python_regex(self.value)})\\Z")
+        return compile_go_regex(self.value, anchored=True)
 
 
 def new_matcher(name: str, op: MatchOp, value: str) -> LabelMatcher:
     """Build a matcher, compiling regexes now so a bad one fails at load time."""
     if op not in (MatchOp.RE, MatchOp.NRE):
         return LabelMatcher(name, op, value)
-    problem = go_regex_problem(value)
-    if problem is not None:
-        raise MatcherError(f"invalid regular expression {value!r}: {problem}")
-    m = GoRegexMatcher(name, op, value)
     try:
-        m.matches("")  # forces compilation of the anchored pattern
-    except re.error as exc:
-        raise MatcherError(f"invalid regular expression {value!r}: {exc}") from None
-    return m
+        compile_go_regex(value, anchored=True)
+    except GoRegexError as exc:
+        raise MatcherError(str(exc)) from None
+    return GoRegexMatcher(name, op, value)
 
 
 def matcher_to_api(m: LabelMatcher) -> dict[str, Any]:

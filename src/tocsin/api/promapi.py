@@ -30,6 +30,7 @@ from fastapi.responses import Response
 import tocsin
 from tocsin.clock import Clock, SystemClock
 from tocsin.errors import QueryError
+from tocsin.goregex import GoRegexError, go_to_python_regex
 from tocsin.tsdb.config import parse_duration
 from tocsin.tsdb.types import LabelMatcher, MatchOp, Queryable
 
@@ -55,14 +56,6 @@ _OPS = {
 # Prometheus's "min/max time" stand-ins for an open-ended series/labels query.
 MIN_TIME = -(2**62) // 1000
 MAX_TIME = 2**62 // 1000
-
-try:  # RE2 syntax adjustments shared with the PromQL engine, when it is present.
-    from tocsin.promql.goregex import go_regex as _go_regex
-except ImportError:  # pragma: no cover - the engine ships with tocsin
-
-    def _go_regex(pattern: str) -> str:
-        return pattern
-
 
 QueryableSource = Queryable | Callable[[], Queryable]
 
@@ -152,7 +145,12 @@ def parse_series_selector(text: str) -> list[LabelMatcher]:
     out = []
     for m in node.matchers.matchers:
         op = _OPS[int(m.op)]
-        value = _go_regex(m.value) if op in (MatchOp.RE, MatchOp.NRE) else m.value
+        value = m.value
+        if op in (MatchOp.RE, MatchOp.NRE):
+            try:
+                value = go_to_python_regex(value)
+            except GoRegexError as exc:
+                raise ApiError("bad_data", f'invalid parameter "match[]": {exc}') from None
         out.append(LabelMatcher(m.name, op, value))
     if node.name is not None:
         out.insert(0, LabelMatcher("__name__", MatchOp.EQ, node.name))

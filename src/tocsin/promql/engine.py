@@ -16,9 +16,9 @@ import numpy as np
 import promql_parser as pp
 
 from tocsin.errors import QueryError, UnsupportedFeature
+from tocsin.goregex import GoRegexError, go_to_python_regex
 from tocsin.promql import aggregations, binops, functions
 from tocsin.promql.annotations import Annotations
-from tocsin.promql.goregex import go_regex
 from tocsin.promql.labels import NAME, LabelTable
 from tocsin.promql.selection import (
     FlatSeries,
@@ -261,7 +261,12 @@ class Engine:
         out = []
         for m in node.matchers.matchers:
             op = _OPS[int(m.op)]
-            value = go_regex(m.value) if op in (MatchOp.RE, MatchOp.NRE) else m.value
+            value = m.value
+            if op in (MatchOp.RE, MatchOp.NRE):
+                try:
+                    value = go_to_python_regex(value)
+                except GoRegexError as e:
+                    raise QueryError(str(e), kind="bad_data") from None
             out.append(LabelMatcher(m.name, op, value))
         if node.name is not None:
             out.insert(0, LabelMatcher(NAME, MatchOp.EQ, node.name))

@@ -12,8 +12,8 @@ import numpy.typing as npt
 import promql_parser as pp
 
 from tocsin.errors import QueryError, UnsupportedFeature
+from tocsin.goregex import GoRegexError, compile_go_regex
 from tocsin.promql import rangefuncs
-from tocsin.promql.goregex import go_regex
 from tocsin.promql.labels import NAME, LabelTable
 from tocsin.promql.mathutil import bucket_quantile, go_float
 from tocsin.promql.values import F64, RangeVector, Scalars, StepVector, Str
@@ -323,8 +323,8 @@ def _go_expand(template: str, m: re.Match[str]) -> str:
 
 def _label_replace(v: StepVector, dst: str, repl: str, src: str, regex: str) -> StepVector:
     try:
-        pattern = re.compile(f"(?:{go_regex(regex)})\\Z", re.DOTALL)
-    except re.error as e:
+        pattern = compile_go_regex(regex, anchored=True, dotall=True)
+    except GoRegexError as e:
         raise QueryError(
             f"invalid regular expression in label_replace(): {regex}", kind="execution"
         ) from e

@@ -1,14 +1,13 @@
 """Go standard-library behaviours the template function sets share.
 
-strconv.ParseFloat, regexp (RE2 syntax and ``$1`` replacement templates,
-run on Python's re), strings.ToUpper / cases.Title, url.QueryEscape,
+strconv.ParseFloat, regexp (``$1`` replacement templates; RE2 syntax comes
+from tocsin.goregex), strings.ToUpper / cases.Title, url.QueryEscape,
 net.SplitHostPort, encoding/json output. Each mirrors Go's results and
 error texts closely enough that templates behave as they do upstream.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 import unicodedata
@@ -16,6 +15,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tocsin.goregex import GoRegexError, compile_go_regex
 from tocsin.templating.gofmt import (
     NO_VALUE,
     format_float_plain,
@@ -64,108 +64,14 @@ def convert_to_float(value: Any) -> float:
 
 # --- regular expressions ---------------------------------------------------
 
-_POSIX_CLASSES = {
-    "alnum": "0-9A-Za-z",
-    "alpha": "A-Za-z",
-    "ascii": "\\x00-\\x7F",
-    "blank": "\\t ",
-    "cntrl": "\\x00-\\x1F\\x7F",
-    "digit": "0-9",
-    "graph": "!-~",
-    "lower": "a-z",
-    "print": " -~",
-    "punct": "!-/:-@\\[-`{-~",
-    "space": "\\t\\n\\v\\f\\r ",
-    "upper": "A-Z",
-    "word": "0-9A-Za-z_",
-    "xdigit": "0-9A-Fa-f",
-}
 
-
-_PERL_CLASSES = {"d": "0-9", "s": "\\t\\n\\f\\r ", "w": "0-9A-Za-z_"}
-
-
-def _translate_re2(pattern: str) -> str:
-    """Rewrite an RE2 pattern for Python's re, keeping Go's meaning.
-
-    `$` is end of text unless (?m) is on (Python's also matches before a final
-    newline), \\z is end of text, \\d \\s \\w are ASCII classes,
-    (?<name>...) is a named group, \\Q...\\E is literal text and
-    [[:alpha:]] is a POSIX class. Anything Python cannot express fails to
-    compile rather than matching differently.
-    """
-    multiline = re.search(r"\(\?[a-zA-Z]*m", pattern) is not None
-    out: list[str] = []
-    i = 0
-    n = len(pattern)
-    in_class = False
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < n:
-            nxt = pattern[i + 1]
-            if nxt == "Q":
-                close = pattern.find("\\E", i + 2)
-                literal = pattern[i + 2 :] if close < 0 else pattern[i + 2 : close]
-                out.append(re.escape(literal))
-                i = n if close < 0 else close + 2
-                continue
-            if nxt == "z" and not in_class:
-                out.append("\\Z")
-            elif nxt.lower() in _PERL_CLASSES and not (in_class and nxt.isupper()):
-                body = _PERL_CLASSES[nxt.lower()]
-                if in_class:
-                    out.append(body)
-                else:
-                    out.append(f"[{'^' if nxt.isupper() else ''}{body}]")
-            else:
-                out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            if ch == "[" and pattern.startswith("[:", i):
-                close = pattern.find(":]", i + 2)
-                name = pattern[i + 2 : close] if close > 0 else ""
-                if name in _POSIX_CLASSES:
-                    out.append(_POSIX_CLASSES[name])
-                    i = close + 2
-                    continue
-            if ch == "]" and not (out and out[-1] in ("[", "[^")):
-                in_class = False
-            out.append(ch)
-            i += 1
-            continue
-        if ch == "[":
-            in_class = True
-            if pattern.startswith("[^", i):
-                out.append("[^")
-                i += 2
-            else:
-                out.append("[")
-                i += 1
-            if i < n and pattern[i] == "]":  # a leading ] is a literal in a class
-                out.append("\\]")
-                i += 1
-            continue
-        if ch == "$" and not multiline:
-            out.append("\\Z")
-        elif pattern.startswith("(?<", i) and not pattern.startswith(("(?<=", "(?<!"), i):
-            out.append("(?P<")
-            i += 3
-            continue
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-@functools.lru_cache(maxsize=512)
 def compile_regexp(pattern: str) -> re.Pattern[str]:
     """Compile an RE2 pattern as Go's regexp.Compile would, with Go-like errors."""
     try:
-        return re.compile(_translate_re2(pattern))
-    except re.error as exc:
+        return compile_go_regex(pattern)
+    except GoRegexError as exc:
         raise ValueError(
-            f"regexp: Compile(`{pattern}`): error parsing regexp: {exc.msg}: `{pattern}`"
+            f"regexp: Compile(`{pattern}`): error parsing regexp: {exc.reason}: `{pattern}`"
         ) from None
 
 
