@@ -8,13 +8,15 @@ and then resolved; resolved alerts stay (and are re-sent) for 15 minutes.
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
 from tocsin.alerting.model import Alert
 from tocsin.errors import QueryError
+from tocsin.promql.values import Sample
 from tocsin.rules.query import RuleQuerier
 from tocsin.rules.rule import LabelKey, OutSample, RuleStatus, apply_labels, label_key
 from tocsin.templating.prometheus import AlertTemplateExpander, table_link
@@ -95,31 +97,12 @@ class AlertingRule:
         self, ts: float, query_offset: float, querier: RuleQuerier, limit: int
     ) -> list[OutSample]:
         samples = await querier.query(self.expr, ts - query_offset)
-
-        def query_fn(expr: str) -> list[object]:
-            return list(querier.query_sync(expr, ts))
-
-        fresh: dict[LabelKey, ActiveAlert] = {}
-        tmpl_name = f"__alert_{self.name}"
-        self._expander.query_fn = query_fn
-        for s in samples:
-
-            def expand(
-                text: str, s_labels: Mapping[str, str] = s.labels, v: float = s.value
-            ) -> str:
-                return self._expander.expand(text, s_labels, v, ts, name=tmpl_name, errors="inline")
-
-            base = {k: v for k, v in s.labels.items() if k != "__name__"}
-            labels = apply_labels(base, {k: expand(v) for k, v in self.labels.items()})
-            labels["alertname"] = self.name
-            annotations = {k: expand(v) for k, v in sorted(self.annotations.items())}
-            key = label_key(labels)
-            if key in fresh:
-                raise QueryError(
-                    "vector contains metrics with the same labelset after applying alert labels",
-                    kind="execution",
-                )
-            fresh[key] = ActiveAlert(AlertState.PENDING, labels, annotations, s.value, ts)
+        if querier.templates_off_loop and samples:
+            # A template's `query` would wait on the network: expand in a
+            # worker thread so the loop stays free to serve that request.
+            fresh = await asyncio.to_thread(self._expand, samples, ts, querier)
+        else:
+            fresh = self._expand(samples, ts, querier)
 
         for key, a in fresh.items():
             old = self.active.get(key)
@@ -168,6 +151,37 @@ class AlertingRule:
                 f"exceeded limit of {limit} with {active_pending} alerts", kind="execution"
             )
         return out
+
+    def _expand(
+        self, samples: Sequence[Sample], ts: float, querier: RuleQuerier
+    ) -> dict[LabelKey, ActiveAlert]:
+        """The alerts this evaluation's samples describe, templates expanded."""
+
+        def query_fn(expr: str) -> list[object]:
+            return list(querier.query_sync(expr, ts))
+
+        fresh: dict[LabelKey, ActiveAlert] = {}
+        tmpl_name = f"__alert_{self.name}"
+        self._expander.query_fn = query_fn
+        for s in samples:
+
+            def expand(
+                text: str, s_labels: Mapping[str, str] = s.labels, v: float = s.value
+            ) -> str:
+                return self._expander.expand(text, s_labels, v, ts, name=tmpl_name, errors="inline")
+
+            base = {k: v for k, v in s.labels.items() if k != "__name__"}
+            labels = apply_labels(base, {k: expand(v) for k, v in self.labels.items()})
+            labels["alertname"] = self.name
+            annotations = {k: expand(v) for k, v in sorted(self.annotations.items())}
+            key = label_key(labels)
+            if key in fresh:
+                raise QueryError(
+                    "vector contains metrics with the same labelset after applying alert labels",
+                    kind="execution",
+                )
+            fresh[key] = ActiveAlert(AlertState.PENDING, labels, annotations, s.value, ts)
+        return fresh
 
     def alerts_sample_labels(self, a: ActiveAlert) -> dict[str, str]:
         labels = {**self.labels, **a.labels}
