@@ -28,7 +28,6 @@ from tocsin.clock import Clock
 from tocsin.config.loader import LoadedConfig, load_config
 from tocsin.config.schema import TocsinConfig
 from tocsin.detect.detector import Detector
-from tocsin.detect.events import SourceEvent
 from tocsin.detect.types import SourceState, TargetState
 from tocsin.errors import ConfigError
 from tocsin.notify.dispatch import Receivers
@@ -146,7 +145,8 @@ class Runtime:
         for receivers in [*self._retired, self._receivers]:
             if receivers is not None:
                 await receivers.aclose()
-        await asyncio.to_thread(self._snapshot_all)
+        snapshot = self.detector.export()
+        await asyncio.to_thread(self._persist, [], snapshot.targets, snapshot.sources)
         await asyncio.to_thread(self.tsdb.close)
         if self._simulator is not None:
             await self._simulator.stop()
@@ -221,26 +221,24 @@ class Runtime:
             log.warning("source %s: %s", sweep.source, rnd.source_event.reason)
         swept = [s for s in self.detector.statuses() if s.source == sweep.source]
         self.target_series.write(swept, int(sweep.finished * 1000))
-        changed = self.detector.take_dirty()
+        # What to save is read from the detector here, on the loop; the thread
+        # below only writes the lists it is given.
         full = self.clock.now() - self._last_snapshot >= SNAPSHOT_EVERY
         if full:
             self._last_snapshot = self.clock.now()
-        await asyncio.to_thread(self._persist, events, changed, full)
+            targets = self.detector.export().targets
+        else:
+            targets = self.detector.take_dirty()
+        sources = self.detector.source_states() if full or rnd.source_event else []
+        await asyncio.to_thread(self._persist, events, targets, sources)
 
-    def _persist(self, events: list[Any], changed: list[Any], full: bool) -> None:
+    def _persist(self, events: list[Any], targets: list[Any], sources: list[Any]) -> None:
         if events:
             self.store.append_events(events)
-        if full:
-            self._snapshot_all()
-            return
-        if changed:
-            self.store.save_target_states(changed)
-        if any(isinstance(e, SourceEvent) for e in events):
-            self.store.save_source_states(self.detector.source_states())
-
-    def _snapshot_all(self) -> None:
-        self.store.save_target_states(list(self.detector.statuses()))
-        self.store.save_source_states(self.detector.source_states())
+        if targets:
+            self.store.save_target_states(targets)
+        if sources:
+            self.store.save_source_states(sources)
 
     # -- reload ------------------------------------------------------------
     async def reload(self) -> ReloadOutcome:
