@@ -34,6 +34,8 @@ W = "[0-9A-Za-z_]"
         ("(?<n>x)", "(?P<n>x)"),
         ("(?P<n>x)", "(?P<n>x)"),
         (r"\Qa.b\E*", r"a\.b*"),
+        (r"[\Q]-\E]", r"[\]\-]"),
+        (r"\Qa.b", r"a\.b"),  # an unclosed \Q quotes to the end
         (r"\x{263a}", r"\U0000263a"),
         ("[[:alpha:]]+", "[A-Za-z]+"),
         ("[^[:digit:]x]", "[^0-9x]"),

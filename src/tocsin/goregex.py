@@ -144,16 +144,26 @@ class _Translator:
             )
         return i
 
-    def escape(self, i: int) -> int:
-        p = self.p
+    def escaped(self, i: int) -> str:
+        """The character after the backslash at i."""
         if i + 1 >= self.n:
             raise _Refused("trailing backslash at end of expression")
-        esc = p[i + 1]
+        return self.p[i + 1]
+
+    def quoted(self, i: int) -> tuple[str, int]:
+        """`\\Q...\\E` at i (the `\\E` may be missing): its text, the index after."""
+        close = self.p.find("\\E", i + 2)
+        if close < 0:
+            return self.p[i + 2 :], self.n
+        return self.p[i + 2 : close], close + 2
+
+    def escape(self, i: int) -> int:
+        p = self.p
+        esc = self.escaped(i)
         if esc == "Q":
-            close = p.find("\\E", i + 2)
-            literal = p[i + 2 :] if close < 0 else p[i + 2 : close]
+            literal, end = self.quoted(i)
             self.out.append(re.escape(literal))
-            return self.n if close < 0 else close + 2
+            return end
         if esc in "pP":
             raise _Refused(f"the Go escape \\{esc} (Unicode classes) is not supported by tocsin")
         if esc in "CZ":
@@ -273,14 +283,10 @@ class _Translator:
                 return _POSIX_CLASSES[name], close + 2, True
         if ch != "\\":
             return ("\\" + ch if ch in _CLASS_SPECIAL else ch), j + 1, False
-        if j + 1 >= self.n:
-            raise _Refused("trailing backslash at end of expression")
-        esc = p[j + 1]
+        esc = self.escaped(j)
         if esc == "Q":
-            close = p.find("\\E", j + 2)
-            literal = p[j + 2 :] if close < 0 else p[j + 2 : close]
-            text = "".join("\\" + c if c in _CLASS_SPECIAL else c for c in literal)
-            return text, self.n if close < 0 else close + 2, True
+            literal, end = self.quoted(j)
+            return "".join("\\" + c if c in _CLASS_SPECIAL else c for c in literal), end, True
         if esc in "dsw":
             return _PERL_CLASSES[esc], j + 2, True
         if esc in "DSW":
