@@ -283,7 +283,7 @@ class TSDB:
             )
         with self._lock:
             refs = self.index.select(matchers)
-            table = self._tables.get(tuple(matchers), refs, self.index.labels_of)
+            table = self._tables.get(tuple(matchers), refs, self.index.table)
             pos, vals, ts = self.head.instant(refs, int(t_ms), int(lookback_ms))
         if len(pos) == len(refs):
             return LabelRows(table.n, dict(table.cols)), vals, ts
@@ -310,7 +310,7 @@ class TSDB:
             )
         with self._lock:
             refs = self.index.select(matchers)
-            table = self._tables.get(tuple(matchers), refs, self.index.labels_of)
+            table = self._tables.get(tuple(matchers), refs, self.index.table)
             pos, counts, ts, vs = self.head.gather(refs, int(mint_ms), int(maxt_ms))
         off = np.zeros(len(pos) + 1, dtype=np.intp)
         np.cumsum(counts, out=off[1:])

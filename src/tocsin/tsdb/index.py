@@ -1,25 +1,37 @@
-"""Series registry and postings index.
+"""Series registry and label index, stored column-wise over interned strings.
 
-Every series gets a small integer ref. Postings map `name -> value -> refs`,
-so an equality matcher is one dict lookup and a regex matcher is evaluated
-once per distinct label value, never once per series. Selections are cached
-per matcher tuple until the set of series changes, which in a steady fleet
-means every rule evaluation after the first is a dict hit.
+Every series gets a small integer ref. Every label name and value is
+interned once in a symbol table (symbol 0 is the empty string, "absent"),
+and each label name is an int32 column indexed by ref holding the value's
+symbol. A fleet's series share most of their strings (venue, region,
+importance, the metric names), so a series costs a few column cells plus
+its key in the ref lookup, instead of a dict, a tuple key and posting-list
+entries per label.
+
+Matching is array work: an equality matcher is one comparison over the
+column, a regex matcher is evaluated once per distinct value present, never
+once per series. Selections are cached per matcher tuple until the set of
+series changes, which in a steady fleet means every rule evaluation after
+the first is a dict hit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
+from tocsin.promql.labels import Column, LabelTable
 from tocsin.tsdb.types import LabelMatcher, Labels, MatchOp
 
 SeriesKey = tuple[tuple[str, str], ...]
 Refs = npt.NDArray[np.int64]
+Codes = npt.NDArray[np.int32]
 
 _CACHE_MAX = 4096
+_MIN_CAPACITY = 1024
 
 
 def series_key(labels: Labels) -> SeriesKey:
@@ -28,18 +40,23 @@ def series_key(labels: Labels) -> SeriesKey:
 
 
 class SeriesIndex:
-    """Labels of every known series, by ref, with postings for matching."""
+    """Labels of every known series, by ref, with columns for matching."""
 
     def __init__(self) -> None:
-        self._labels: list[dict[str, str] | None] = []
-        self._by_key: dict[SeriesKey, int] = {}
-        self._postings: dict[str, dict[str, list[int]]] = {}
+        self._sym: dict[str, int] = {"": 0}
+        self._strs: list[str] = [""]
+        # name symbol -> value symbol per ref (0: the series lacks the label)
+        self._cols: dict[int, Codes] = {}
+        self._order: list[tuple[str, int]] = []
+        """(name, name symbol) of every column, sorted by name."""
+        self._name_live: dict[int, int] = {}
         self._alive = np.zeros(0, dtype=bool)
+        self._cap = 0
+        self._n = 0
         self._count = 0
+        # The packed, sorted (name, value) symbol pairs of a series -> its ref.
+        self._by_key: dict[bytes, int] = {}
         self._cache: dict[tuple[LabelMatcher, ...], Refs] = {}
-        # Label sets as producers build them (same dict, same order every sweep):
-        # a hit skips sorting the labels into the canonical key.
-        self._by_items: dict[tuple[tuple[str, str], ...], int] = {}
         self.generation = 0
         self.removals = 0
 
@@ -49,102 +66,208 @@ class SeriesIndex:
     @property
     def capacity(self) -> int:
         """One more than the largest ref ever issued."""
-        return len(self._labels)
+        return self._n
 
-    def ref(self, labels: Labels) -> int | None:
-        return self._by_key.get(series_key(labels))
+    # -- keys -------------------------------------------------------------------
 
-    def ref_for_key(self, key: SeriesKey) -> int | None:
-        return self._by_key.get(key)
-
-    def labels(self, ref: int) -> dict[str, str]:
-        got = self._labels[ref] if 0 <= ref < len(self._labels) else None
+    def _intern(self, s: str) -> int:
+        got = self._sym.get(s)
         if got is None:
-            raise KeyError(f"no series with ref {ref}")
+            got = self._sym[s] = len(self._strs)
+            self._strs.append(s)
         return got
 
-    def labels_of(self, refs: Iterable[int]) -> list[dict[str, str]]:
-        table = self._labels
-        return [table[r] for r in refs]  # type: ignore[misc]
+    def _known_key(self, labels: Labels) -> bytes | None:
+        """The key of `labels` if every string in it is already interned."""
+        get = self._sym.get
+        parts: list[int] = []
+        for k, v in sorted(labels.items()):
+            if v == "":
+                continue
+            a, b = get(k), get(v)
+            if a is None or b is None:
+                return None
+            parts.append(a)
+            parts.append(b)
+        return array("i", parts).tobytes()
+
+    def _new_pairs(self, labels: Labels) -> list[tuple[int, int]]:
+        intern = self._intern
+        return [(intern(k), intern(v)) for k, v in sorted(labels.items()) if v != ""]
+
+    @staticmethod
+    def _pack(pairs: Sequence[tuple[int, int]]) -> bytes:
+        return array("i", [x for p in pairs for x in p]).tobytes()
+
+    def _key_of_ref(self, ref: int) -> bytes:
+        parts: list[int] = []
+        for _name, sym in self._order:
+            c = int(self._cols[sym][ref])
+            if c:
+                parts.append(sym)
+                parts.append(c)
+        return array("i", parts).tobytes()
+
+    # -- registry ---------------------------------------------------------------
+
+    def ref(self, labels: Labels) -> int | None:
+        key = self._known_key(labels)
+        return None if key is None else self._by_key.get(key)
+
+    def ref_for_key(self, key: SeriesKey) -> int | None:
+        return self.ref(dict(key))
 
     def get_or_create(self, labels: Labels) -> int:
-        items = tuple(labels.items())
-        ref = self._by_items.get(items)
-        if ref is not None:
-            return ref
-        key = series_key(labels)
-        ref = self._by_key.get(key)
-        if ref is None:
-            ref = len(self._labels)
-            self._insert(ref, key)
-        if len(self._by_items) > 4 * len(self._by_key) + 1024:
-            self._by_items.clear()  # many spellings of the same sets: start over
-        self._by_items[items] = ref
+        key = self._known_key(labels)
+        if key is not None:
+            ref = self._by_key.get(key)
+            if ref is not None:
+                return ref
+        pairs = self._new_pairs(labels)
+        ref = self._n
+        self._insert(ref, pairs, self._pack(pairs))
         return ref
 
     def add(self, ref: int, labels: Labels) -> None:
         """Register a series under a fixed ref (reloading persisted series)."""
-        key = series_key(labels)
+        pairs = self._new_pairs(labels)
+        key = self._pack(pairs)
         existing = self._by_key.get(key)
         if existing is not None:
             if existing != ref:
-                raise ValueError(f"series {dict(key)} already has ref {existing}, not {ref}")
+                raise ValueError(
+                    f"series {dict(series_key(labels))} already has ref {existing}, not {ref}"
+                )
             return
-        self._insert(ref, key)
+        self._insert(ref, pairs, key)
 
-    def _insert(self, ref: int, key: SeriesKey) -> None:
-        if ref >= len(self._labels):
-            self._labels.extend([None] * (ref + 1 - len(self._labels)))
-        elif self._labels[ref] is not None:
+    def _grow(self, ref: int) -> None:
+        cap = max(ref + 1, 2 * self._cap, _MIN_CAPACITY)
+        extra = cap - self._cap
+        for sym, col in self._cols.items():
+            self._cols[sym] = np.concatenate([col, np.zeros(extra, dtype=np.int32)])
+        self._alive = np.concatenate([self._alive, np.zeros(extra, dtype=bool)])
+        self._cap = cap
+
+    def _insert(self, ref: int, pairs: Sequence[tuple[int, int]], key: bytes) -> None:
+        if ref >= self._cap:
+            self._grow(ref)
+        elif self._alive[ref]:
             raise ValueError(f"ref {ref} is already in use")
-        lbls = dict(key)
-        self._labels[ref] = lbls
+        cols = self._cols
+        for name, value in pairs:
+            col = cols.get(name)
+            if col is None:
+                col = cols[name] = np.zeros(self._cap, dtype=np.int32)
+                self._order.append((self._strs[name], name))
+                self._order.sort()
+            col[ref] = value
+            self._name_live[name] = self._name_live.get(name, 0) + 1
+        self._alive[ref] = True
+        self._n = max(self._n, ref + 1)
         self._by_key[key] = ref
-        for name, value in key:
-            self._postings.setdefault(name, {}).setdefault(value, []).append(ref)
         self._count += 1
         self._touch()
 
     def remove(self, refs: Iterable[int]) -> None:
-        """Forget series (retention ran out). Rebuilds postings in one pass."""
-        gone = set(refs)
+        """Forget series (retention ran out)."""
+        gone = [r for r in set(refs) if 0 <= r < self._n and self._alive[r]]
         if not gone:
             return
         for ref in gone:
-            lbls = self._labels[ref]
-            if lbls is not None:
-                del self._by_key[series_key(lbls)]
-                self._labels[ref] = None
-                self._count -= 1
-        for values in self._postings.values():
-            for value in list(values):
-                kept = [r for r in values[value] if r not in gone]
-                if kept:
-                    values[value] = kept
-                else:
-                    del values[value]
-        for name in [n for n, v in self._postings.items() if not v]:
-            del self._postings[name]
+            del self._by_key[self._key_of_ref(ref)]
+        idx = np.asarray(gone, dtype=np.int64)
+        for sym, col in self._cols.items():
+            self._name_live[sym] -= int(np.count_nonzero(col[idx]))
+            col[idx] = 0
+        self._alive[idx] = False
+        self._count -= len(gone)
         self.removals += 1
-        self._by_items.clear()
         self._touch()
+        self._compact_symbols()
+
+    def _compact_symbols(self) -> None:
+        """Drop strings no live series uses once they are most of the table.
+
+        Under churn (short-lived series with unique values) the symbol table
+        would otherwise only grow. Renumbering rewrites the columns and every
+        key, so it runs only when at least half of the table is dead.
+        """
+        n = self._n
+        alive = self._alive[:n]
+        used = np.zeros(len(self._strs), dtype=bool)
+        used[0] = True
+        for sym, col in self._cols.items():
+            if self._name_live[sym] > 0:
+                used[sym] = True
+                used[col[:n][alive]] = True
+        if int(used.sum()) * 2 > len(self._strs):
+            return
+        new_of = np.cumsum(used, dtype=np.int64) - 1
+        self._strs = [s for s, u in zip(self._strs, used.tolist(), strict=True) if u]
+        self._sym = {s: i for i, s in enumerate(self._strs)}
+        self._cols = {
+            int(new_of[sym]): new_of[col].astype(np.int32)
+            for sym, col in self._cols.items()
+            if self._name_live[sym] > 0
+        }
+        self._name_live = {int(new_of[sym]): c for sym, c in self._name_live.items() if c > 0}
+        self._order = sorted((self._strs[sym], sym) for sym in self._cols)
+        self._by_key = {self._key_of_ref(r): r for r in np.flatnonzero(alive).tolist()}
 
     def _touch(self) -> None:
         self.generation += 1
         if self._cache:
             self._cache.clear()
-        if len(self._alive):
-            self._alive = np.zeros(0, dtype=bool)
 
-    def _alive_mask(self) -> npt.NDArray[np.bool_]:
-        if len(self._alive) != len(self._labels):
-            self._alive = np.fromiter(
-                (lb is not None for lb in self._labels), dtype=bool, count=len(self._labels)
-            )
-        return self._alive
+    # -- reading labels -----------------------------------------------------------
+
+    def labels(self, ref: int) -> dict[str, str]:
+        if not (0 <= ref < self._n and self._alive[ref]):
+            raise KeyError(f"no series with ref {ref}")
+        strs, cols = self._strs, self._cols
+        out: dict[str, str] = {}
+        for name, sym in self._order:
+            c = int(cols[sym][ref])
+            if c:
+                out[name] = strs[c]
+        return out
+
+    def labels_of(self, refs: Iterable[int]) -> list[dict[str, str]]:
+        """Fresh label dicts of `refs` (which must be live), names sorted."""
+        r = np.fromiter(refs, dtype=np.int64) if not isinstance(refs, np.ndarray) else refs
+        out: list[dict[str, str]] = [{} for _ in range(len(r))]
+        strs = self._strs
+        for name, sym in self._order:
+            codes = self._cols[sym][r]
+            nz = np.flatnonzero(codes)
+            for i, c in zip(nz.tolist(), codes[nz].tolist(), strict=True):
+                out[i][name] = strs[c]
+        return out
+
+    def table(self, refs: Refs) -> LabelTable:
+        """The label sets of `refs` as the engine's columnar LabelTable."""
+        cols: dict[str, Column] = {}
+        strs = self._strs
+        for name, sym in self._order:
+            codes = self._cols[sym][refs]
+            if not codes.any():
+                continue
+            present, inverse = np.unique(codes, return_inverse=True)
+            if present[0] != 0:
+                present = np.concatenate([[0], present])
+                inverse = inverse + 1
+            cols[name] = (inverse.astype(np.int32), [strs[c] for c in present.tolist()])
+        return LabelTable(len(refs), cols)
+
+    def items(self) -> Iterator[tuple[int, Mapping[str, str]]]:
+        for ref in self.all_refs().tolist():
+            yield ref, self.labels(ref)
+
+    # -- matching -----------------------------------------------------------------
 
     def all_refs(self) -> Refs:
-        return np.flatnonzero(self._alive_mask()).astype(np.int64)
+        return np.flatnonzero(self._alive[: self._n]).astype(np.int64)
 
     def select(self, matchers: Sequence[LabelMatcher]) -> Refs:
         """Sorted refs of the series matching every matcher."""
@@ -152,11 +275,11 @@ class SeriesIndex:
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        mask = self._alive_mask().copy()
+        mask = self._alive[: self._n].copy()
         for m in matchers:
-            mask &= self._matcher_mask(m)
             if not mask.any():
                 break
+            mask &= self._matcher_mask(m)
         refs = np.flatnonzero(mask).astype(np.int64)
         refs.setflags(write=False)
         if len(self._cache) >= _CACHE_MAX:
@@ -164,57 +287,42 @@ class SeriesIndex:
         self._cache[key] = refs
         return refs
 
-    def _matcher_mask(self, m: LabelMatcher) -> npt.NDArray[np.bool_]:
-        values = self._postings.get(m.name, {})
-        n = len(self._labels)
-        if m.matches(""):
-            # Series without the label match too: start from everything and
-            # knock out the values the matcher rejects.
-            mask = self._alive_mask().copy()
-            if m.op is MatchOp.NE:
-                self._set(mask, values.get(m.value), False)
-            else:
-                for value, refs in values.items():
-                    if not m.matches(value):
-                        self._set(mask, refs, False)
-            return mask
-        mask = np.zeros(n, dtype=bool)
-        if m.op is MatchOp.EQ:
-            self._set(mask, values.get(m.value), True)
-        else:
-            for value, refs in values.items():
-                if m.matches(value):
-                    self._set(mask, refs, True)
-        return mask
+    def _codes(self, name: str) -> Codes | None:
+        sym = self._sym.get(name)
+        col = self._cols.get(sym) if sym is not None else None
+        return None if col is None else col[: self._n]
 
-    @staticmethod
-    def _set(mask: npt.NDArray[np.bool_], refs: list[int] | None, to: bool) -> None:
-        if refs:
-            mask[np.asarray(refs, dtype=np.int64)] = to
+    def _matcher_mask(self, m: LabelMatcher) -> npt.NDArray[np.bool_]:
+        """Which refs satisfy `m` (dead refs may be set; callers AND with alive)."""
+        codes = self._codes(m.name)
+        n = self._n
+        if codes is None:  # nobody has the label: it reads as "" everywhere
+            return np.full(n, m.matches(""), dtype=bool)
+        if m.op in (MatchOp.EQ, MatchOp.NE):
+            value = self._sym.get(m.value)
+            eq = np.zeros(n, dtype=bool) if value is None else codes == value
+            return eq if m.op is MatchOp.EQ else ~eq
+        present = np.flatnonzero(np.bincount(codes[self._alive[:n]], minlength=1))
+        strs = self._strs
+        table = np.zeros(int(present[-1]) + 1 if len(present) else 1, dtype=bool)
+        good = [c for c in present.tolist() if m.matches(strs[c])]
+        table[good] = True
+        # Values only dead series had are beyond or unset in the table: no match,
+        # which is harmless because dead refs are masked out by the caller.
+        return table[np.minimum(codes, len(table) - 1)] & (codes < len(table))
+
+    # -- label queries ----------------------------------------------------------------
 
     def label_names(self, refs: Refs | None = None) -> list[str]:
         if refs is None:
-            return sorted(self._postings)
-        names: set[str] = set()
-        table = self._labels
-        for r in refs.tolist():
-            lb = table[r]
-            if lb is not None:
-                names.update(lb)
-        return sorted(names)
+            return sorted(self._strs[s] for s, c in self._name_live.items() if c > 0)
+        return [name for name, sym in self._order if self._cols[sym][refs].any()]
 
     def label_values(self, name: str, refs: Refs | None = None) -> list[str]:
-        if refs is None:
-            return sorted(self._postings.get(name, {}))
-        out: set[str] = set()
-        table = self._labels
-        for r in refs.tolist():
-            lb = table[r]
-            if lb is not None and name in lb:
-                out.add(lb[name])
-        return sorted(out)
-
-    def items(self) -> Iterable[tuple[int, Mapping[str, str]]]:
-        for ref, lb in enumerate(self._labels):
-            if lb is not None:
-                yield ref, lb
+        codes = self._codes(name)
+        if codes is None:
+            return []
+        picked = codes[self._alive[: self._n]] if refs is None else codes[refs]
+        present = np.flatnonzero(np.bincount(picked, minlength=1))
+        strs = self._strs
+        return sorted(strs[c] for c in present.tolist() if c)

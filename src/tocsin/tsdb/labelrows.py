@@ -52,7 +52,7 @@ class TableCache:
         self,
         key: object,
         refs: npt.NDArray[np.int64],
-        labels_of: Callable[[list[int]], list[dict[str, str]]],
+        table_of: Callable[[npt.NDArray[np.int64]], LabelTable],
     ) -> LabelTable:
         hit = self._entries.get(key)
         if hit is not None:
@@ -63,11 +63,11 @@ class TableCache:
             if len(refs) >= k and np.array_equal(refs[:k], old_refs):
                 # Refs only grow, so new series usually just extend the selection.
                 if len(refs) > k:
-                    extra = LabelTable.from_dicts(labels_of(refs[k:].tolist()))
+                    extra = table_of(refs[k:])
                     table = LabelTable.concat([table, extra])
                 self._entries[key] = (refs, table)
                 return table
-        table = LabelTable.from_dicts(labels_of(refs.tolist()))
+        table = table_of(refs)
         if len(self._entries) >= self._max:
             self._entries.clear()
         self._entries[key] = (refs, table)
