@@ -30,7 +30,7 @@ from fastapi.responses import Response
 import tocsin
 from tocsin.clock import Clock, SystemClock
 from tocsin.errors import QueryError
-from tocsin.goregex import GoRegexError, go_to_python_regex
+from tocsin.promql.engine import selector_matchers
 from tocsin.tsdb.config import parse_duration
 from tocsin.tsdb.types import LabelMatcher, MatchOp, Queryable
 
@@ -47,12 +47,6 @@ STATUS_FOR_KIND = {
 }
 MAX_POINTS = 11_000
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
-_OPS = {
-    int(promql_parser.MatchOp.Equal): MatchOp.EQ,
-    int(promql_parser.MatchOp.NotEqual): MatchOp.NE,
-    int(promql_parser.MatchOp.Re): MatchOp.RE,
-    int(promql_parser.MatchOp.NotRe): MatchOp.NRE,
-}
 # Prometheus's "min/max time" stand-ins for an open-ended series/labels query.
 MIN_TIME = -(2**62) // 1000
 MAX_TIME = 2**62 // 1000
@@ -142,18 +136,10 @@ def parse_series_selector(text: str) -> list[LabelMatcher]:
         raise ApiError("bad_data", f'invalid parameter "match[]": not a series selector: {text}')
     if node.matchers.or_matchers:
         raise ApiError("bad_data", f'invalid parameter "match[]": "or" is not supported: {text}')
-    out = []
-    for m in node.matchers.matchers:
-        op = _OPS[int(m.op)]
-        value = m.value
-        if op in (MatchOp.RE, MatchOp.NRE):
-            try:
-                value = go_to_python_regex(value)
-            except GoRegexError as exc:
-                raise ApiError("bad_data", f'invalid parameter "match[]": {exc}') from None
-        out.append(LabelMatcher(m.name, op, value))
-    if node.name is not None:
-        out.insert(0, LabelMatcher("__name__", MatchOp.EQ, node.name))
+    try:
+        out = selector_matchers(node)
+    except QueryError as exc:
+        raise ApiError("bad_data", f'invalid parameter "match[]": {exc}') from None
     if all(m.matches("") for m in out):
         raise ApiError("bad_data", "match[] must contain at least one non-empty matcher")
     return out

@@ -53,6 +53,29 @@ _OPS = {
 }
 
 
+def selector_matchers(node: Any) -> list[LabelMatcher]:
+    """A parsed vector selector's matchers, regexes in Python's spelling.
+
+    QueryError(bad_data) for a regex Go would not accept or Python would read
+    differently; UnsupportedFeature for `or` inside the braces.
+    """
+    if node.matchers.or_matchers:
+        raise UnsupportedFeature("'or' inside a label matcher list is not supported")
+    out = []
+    for m in node.matchers.matchers:
+        op = _OPS[int(m.op)]
+        value = m.value
+        if op in (MatchOp.RE, MatchOp.NRE):
+            try:
+                value = go_to_python_regex(value)
+            except GoRegexError as e:
+                raise QueryError(str(e), kind="bad_data") from None
+        out.append(LabelMatcher(m.name, op, value))
+    if node.name is not None:
+        out.insert(0, LabelMatcher(NAME, MatchOp.EQ, node.name))
+    return out
+
+
 def parse(query: str) -> Any:
     """Parse a PromQL expression; syntax errors become QueryError(bad_data)."""
     try:
@@ -256,21 +279,7 @@ class Engine:
         return times
 
     def matchers(self, node: Any) -> list[LabelMatcher]:
-        if node.matchers.or_matchers:
-            raise UnsupportedFeature("'or' inside a label matcher list is not supported")
-        out = []
-        for m in node.matchers.matchers:
-            op = _OPS[int(m.op)]
-            value = m.value
-            if op in (MatchOp.RE, MatchOp.NRE):
-                try:
-                    value = go_to_python_regex(value)
-                except GoRegexError as e:
-                    raise QueryError(str(e), kind="bad_data") from None
-            out.append(LabelMatcher(m.name, op, value))
-        if node.name is not None:
-            out.insert(0, LabelMatcher(NAME, MatchOp.EQ, node.name))
-        return out
+        return selector_matchers(node)
 
     def eval_selector(self, node: Any, ctx: Ctx) -> tuple[StepVector, I64]:
         """An instant selector; also returns the (N, S) sample timestamps."""
