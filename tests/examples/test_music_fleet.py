@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import REPO, serve_app
 from tocsin.api.app import create_app
@@ -179,3 +180,13 @@ async def test_music_fleet_notifies_the_right_people_at_the_right_time(fleet: Fl
     flapping = [a for a in alerts if a["labels"]["alertname"] == "ZoneFlapping"]
     assert [a["labels"]["target"] for a in flapping] == [office_d]
     assert not any("ZoneFlapping" in alertnames(p) for _, _, p in f.inbox.got)
+
+    # Deliveries are counted in /metrics per receiver (two webhooks for the critical one).
+    metrics = {
+        (s.name, s.labels.get("receiver", ""), s.labels.get("state", "")): s.value
+        for fam in text_string_to_metric_families((await f.api.get("/metrics")).text)
+        for s in fam.samples
+    }
+    assert metrics[("tocsin_notifications_total", "venue-it-and-support", "")] == 2
+    assert metrics[("tocsin_notifications_total", "venue-manager", "")] == 1
+    assert ("tocsin_alerts", "", "active") in metrics

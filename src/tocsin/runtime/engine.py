@@ -19,6 +19,7 @@ from fastapi import APIRouter
 from prometheus_client import generate_latest
 
 from tocsin.alerting.dispatcher import Dispatcher
+from tocsin.alerting.metrics import DispatcherCollector
 from tocsin.api.amapi import make_router as make_alert_router
 from tocsin.api.exposition import TargetExposition
 from tocsin.api.facade import ReloadOutcome, TargetRow
@@ -52,6 +53,7 @@ SNAPSHOT_EVERY = 300.0
 # After a reload the previous receivers are closed this long later (seconds),
 # so deliveries and retries already under way can finish on them.
 RETIRED_RECEIVERS_GRACE = 600.0
+DISPATCH_STOP_GRACE = 5.0
 
 
 class Runtime:
@@ -110,6 +112,7 @@ class Runtime:
         )
         await dispatcher.start()
         self.dispatcher = dispatcher
+        self.metrics.registry.register(DispatcherCollector(dispatcher))
         g = self.config.global_
         self.rules = RuleManager(
             self.loaded.rule_groups,
@@ -141,7 +144,8 @@ class Runtime:
                 await task
         await self.scraper.close()
         if self.dispatcher is not None:
-            await self.dispatcher.stop()
+            # A few seconds for notifications in flight, so none is sent twice.
+            await self.dispatcher.stop(grace=DISPATCH_STOP_GRACE)
         for receivers in [*self._retired, self._receivers]:
             if receivers is not None:
                 await receivers.aclose()
