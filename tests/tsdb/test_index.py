@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tocsin.promql.labels import LabelTable
+from tocsin.tsdb.db import TSDB
 from tocsin.tsdb.index import SeriesIndex
 from tocsin.tsdb.types import LabelMatcher, MatchOp
 
@@ -111,3 +112,13 @@ def test_add_with_fixed_refs_rejects_conflicts() -> None:
         idx.add(6, {"a": "1"})
     with pytest.raises(ValueError, match="ref 5 is already in use"):
         idx.add(5, {"a": "2"})
+
+
+def test_memory_only_tsdb_keeps_no_pending_log() -> None:
+    db = TSDB().open()
+    refs = db.refs(fleet(10))
+    for k in range(3):
+        db.append_refs(refs, 1_000 * (k + 1), np.ones(10))
+    db.append({"__name__": "x"}, 5_000, 1.0)
+    assert db.stats().head_samples == 31
+    assert db.stats().pending_samples == 0

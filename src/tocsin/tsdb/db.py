@@ -185,7 +185,8 @@ class TSDB:
 
     def append(self, labels: Labels, t_ms: int, value: float) -> None:
         with self._lock:
-            self.head.append(self.index.get_or_create(labels), int(t_ms), float(value))
+            ref = self.index.get_or_create(labels)
+            self.head.append(ref, int(t_ms), float(value), log=self._store is not None)
 
     def refs(self, labels_list: Sequence[Labels]) -> I64:
         """Refs for label sets (created if new); cache them to skip the lookup."""
@@ -202,7 +203,8 @@ class TSDB:
         with self._lock:
             if len(refs) and int(refs.max()) >= self.index.capacity:
                 raise KeyError("unknown series ref")
-            return self.head.append_refs(refs, int(t_ms), vals)
+            # Memory-only: nothing ever flushes, so a pending log would only grow.
+            return self.head.append_refs(refs, int(t_ms), vals, log=self._store is not None)
 
     def append_batch(self, labels_list: Sequence[Labels], t_ms: int, values: npt.ArrayLike) -> int:
         """Append one sample per label set, all at `t_ms`; returns how many were kept."""
