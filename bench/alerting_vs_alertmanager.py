@@ -1,17 +1,28 @@
 """tocsin's Alertmanager API next to a real Alertmanager, over HTTP on 127.0.0.1.
 
-Both get the same route (one `null` receiver, grouped by alertname and venue)
-and the same load from this process:
+Both get the same route tree and the same load from this process, one phase
+at a time (Alertmanager first, then tocsin), in this order:
 
 1. ingest: N distinct alerts (default 100,000) in POSTs of 100 from 4
-   concurrent clients; alerts/s and the server's RSS afterwards;
-2. listing: `GET /api/v2/alerts` with the N alerts active.
+   concurrent clients, to a `null` receiver grouped by alertname and venue
+   (group_wait 1h, so those groups never flush during the later phases);
+   alerts/s and the server's RSS afterwards;
+2. listing: `GET /api/v2/alerts` with the N alerts active;
+3. latency: POST -> webhook arrival for a new group with `group_wait: 0s`,
+   one alert with a unique group label per trial, trials alternating between
+   the two systems; p50/p99 over 200 trials each;
+4. fan-out: 10,000 alerts, each in its own new group (`group_wait: 0s`),
+   POSTed like the ingest; notifications/s until every webhook call arrived.
 
-tocsin runs in its own process (uvicorn, the v2 router on a Dispatcher with
-an SQLite file store), like Alertmanager does. Needs Debian's
-`prometheus-alertmanager` on PATH.
+One aiohttp webhook receiver in this process serves both, at
+`/alertmanager` and `/tocsin`. tocsin runs in its own process like
+Alertmanager: uvicorn serving the v2 router on a Dispatcher with an SQLite
+file store and real receivers, with `tocsin run`'s GC tuning. Needs Debian's
+`prometheus-alertmanager` on PATH. Every phase and the whole run are bounded.
 
-    .venv/bin/python bench/alerting_vs_alertmanager.py [--alerts 100000]
+    .venv/bin/python bench/alerting_vs_alertmanager.py \
+        [--alerts 100000] [--trials 200] [--groups 10000] \
+        [--phases ingest,listing,latency,fanout] [--systems alertmanager,tocsin]
 """
 
 from __future__ import annotations
@@ -19,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import os
 import shutil
 import socket
@@ -27,19 +37,37 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import numpy as np
+import orjson
+from aiohttp import web
 
 CONFIG = """
 route:
   receiver: "null"
   group_by: [alertname, venue]
-  group_wait: 30s
+  group_wait: 1h
   group_interval: 5m
+  routes:
+    - matchers: ['bench="notify"']
+      receiver: hook
+      group_by: [alertname, grp]
+      group_wait: 0s
+      group_interval: 5m
+      repeat_interval: 4h
 receivers:
   - name: "null"
+  - name: hook
+    webhook_configs:
+      - url: "{hook}"
+        send_resolved: false
 """
+
+SYSTEMS = ("alertmanager", "tocsin")
+PHASES = ("ingest", "listing", "latency", "fanout")
 
 
 def free_port() -> int:
@@ -49,32 +77,36 @@ def free_port() -> int:
 
 
 def serve(port: int, db: str, config: str) -> None:
-    """The tocsin side: run in a child process."""
-    if os.environ.get("TOCSIN_BENCH_GC"):
-        # What `tocsin run` could do: fewer full collections over the many
-        # long-lived objects of 100,000 alerts.
-        gc.set_threshold(*(int(x) for x in os.environ["TOCSIN_BENCH_GC"].split(",")))
+    """The tocsin side: run in a child process, wired as `tocsin run` wires it."""
     import uvicorn
     from fastapi import FastAPI
+    from prometheus_client import CollectorRegistry
 
     from tocsin.alerting.config import load_alertmanager_config
     from tocsin.alerting.dispatcher import Dispatcher
     from tocsin.api.amapi import make_router
     from tocsin.clock import SystemClock
+    from tocsin.runtime.alerting_setup import build_receivers, make_retrier
+    from tocsin.runtime.gctune import tune_gc
     from tocsin.storage import Store
 
     clock = SystemClock()
-    d = Dispatcher(load_alertmanager_config(config), Store(f"sqlite:///{db}", clock=clock), clock)
+    cfg = load_alertmanager_config(config)
+    store = Store(f"sqlite:///{db}", clock=clock)
+    receivers = build_receivers(cfg, store, clock, make_retrier(clock, CollectorRegistry()))
+    d = Dispatcher(cfg, store, clock, receivers=receivers)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await d.start()
+        tune_gc()
         yield
         await d.stop()
+        await receivers.aclose()
 
     app = FastAPI(lifespan=lifespan)
     app.include_router(make_router(d))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def rss_mb(pid: int) -> float:
@@ -96,17 +128,40 @@ async def wait_ready(url: str) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-async def ingest(url: str, n: int) -> float:
-    batches = [
-        [
-            {"labels": {"alertname": "ZoneDown", "venue": f"v{i // 10}", "zone": f"z{i}"}}
-            for i in range(start, min(n, start + 100))
-        ]
-        for start in range(0, n, 100)
-    ]
+@dataclass
+class Hooks:
+    """Webhook arrivals by system: who waits for which group, and fan-out counts."""
+
+    waiting: dict[tuple[str, str], asyncio.Future[float]] = field(default_factory=dict)
+    seen: dict[str, set[str]] = field(default_factory=lambda: {s: set() for s in SYSTEMS})
+    target: dict[str, int] = field(default_factory=dict)
+    done: dict[str, asyncio.Event] = field(default_factory=dict)
+    last: dict[str, float] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SYSTEMS, 0))
+
+    async def handle(self, request: web.Request) -> web.Response:
+        now = time.perf_counter()
+        system = request.match_info["system"]
+        body = orjson.loads(await request.read())
+        self.calls[system] += 1
+        for alert in body["alerts"]:
+            grp = alert["labels"].get("grp", "")
+            fut = self.waiting.pop((system, grp), None)
+            if fut is not None and not fut.done():
+                fut.set_result(now)
+            seen = self.seen[system]
+            if grp not in seen:
+                seen.add(grp)
+                self.last[system] = now
+                if len(seen) == self.target.get(system) and system in self.done:
+                    self.done[system].set()
+        return web.Response(text="ok")
+
+
+async def post_batches(url: str, alerts: list[dict[str, object]], clients: int = 4) -> None:
     queue: asyncio.Queue[list[dict[str, object]]] = asyncio.Queue()
-    for b in batches:
-        queue.put_nowait(b)
+    for start in range(0, len(alerts), 100):
+        queue.put_nowait(alerts[start : start + 100])
 
     async def client() -> None:
         async with httpx.AsyncClient(base_url=url, timeout=60) as c:
@@ -114,8 +169,16 @@ async def ingest(url: str, n: int) -> float:
                 r = await c.post("/api/v2/alerts", json=queue.get_nowait())
                 r.raise_for_status()
 
+    await asyncio.gather(*(client() for _ in range(clients)))
+
+
+async def ingest(url: str, n: int) -> float:
+    alerts: list[dict[str, object]] = [
+        {"labels": {"alertname": "ZoneDown", "venue": f"v{i // 10}", "zone": f"z{i}"}}
+        for i in range(n)
+    ]
     t = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(4)))
+    await post_batches(url, alerts)
     return n / (time.perf_counter() - t)
 
 
@@ -127,55 +190,181 @@ async def listing(url: str) -> tuple[float, int]:
     return dt, len(r.json())
 
 
+def notify_alert(grp: str) -> dict[str, object]:
+    return {"labels": {"alertname": "BenchNotify", "bench": "notify", "grp": grp}}
+
+
+async def latency(
+    urls: dict[str, str], hooks: Hooks, trials: int, trial_s: float, budget: float
+) -> dict[str, list[float]]:
+    """Trials alternate between systems so load swings on the machine hit both alike."""
+    out: dict[str, list[float]] = {s: [] for s in urls}
+    clients = {s: httpx.AsyncClient(base_url=u, timeout=trial_s) for s, u in urls.items()}
+    loop = asyncio.get_running_loop()
+    end = time.perf_counter() + budget
+    try:
+        for i in range(trials):
+            for system, c in clients.items():
+                if time.perf_counter() > end:
+                    return out
+                grp = f"lat{i}"
+                fut: asyncio.Future[float] = loop.create_future()
+                hooks.waiting[(system, grp)] = fut
+                t = time.perf_counter()
+                r = await c.post("/api/v2/alerts", json=[notify_alert(grp)])
+                r.raise_for_status()
+                try:
+                    arrived = await asyncio.wait_for(fut, trial_s)
+                except TimeoutError:
+                    hooks.waiting.pop((system, grp), None)
+                    out[system].append(float("inf"))
+                    continue
+                out[system].append(arrived - t)
+    finally:
+        for c in clients.values():
+            await c.aclose()
+    return out
+
+
+async def fanout(
+    system: str, url: str, hooks: Hooks, groups: int, bound_s: float
+) -> tuple[float, int, float]:
+    """(notifications/s, groups arrived, seconds) until all arrived or `bound_s` passed."""
+    hooks.seen[system] = set()
+    hooks.target[system] = groups
+    hooks.done[system] = asyncio.Event()
+    alerts = [notify_alert(f"fan{i}") for i in range(groups)]
+    t = time.perf_counter()
+    await post_batches(url, alerts)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(
+            hooks.done[system].wait(), max(0.0, t + bound_s - time.perf_counter())
+        )
+    arrived = len(hooks.seen[system])
+    dt = (hooks.last.get(system, t) if arrived == groups else time.perf_counter()) - t
+    return arrived / dt if dt > 0 else 0.0, arrived, dt
+
+
+def pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.array(xs), q)) if xs else float("nan")
+
+
+async def run(
+    args: argparse.Namespace, urls: dict[str, str], pids: dict[str, int], hooks: Hooks
+) -> None:
+    phases = args.phases
+    if "ingest" in phases or "listing" in phases:
+        print(f"{'':14}{'ingest alerts/s':>16}{'RSS MB':>9}{'GET alerts s':>14}", flush=True)
+        for name, url in urls.items():
+            rate = await ingest(url, args.alerts) if "ingest" in phases else float("nan")
+            dt, count = await listing(url) if "listing" in phases else (float("nan"), 0)
+            rss = rss_mb(pids[name])
+            print(f"{name:14}{rate:>16,.0f}{rss:>9.0f}{dt:>14.2f}   ({count} listed)", flush=True)
+    if "latency" in phases:
+        lat = await latency(urls, hooks, args.trials, args.trial_timeout, args.phase_budget)
+        print(f"\n{'':14}{'trials':>7}{'lost':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+        for name, xs in lat.items():
+            ok = [x * 1000 for x in xs if x != float("inf")]
+            lost = len(xs) - len(ok)
+            print(
+                f"{name:14}{len(xs):>7}{lost:>6}{pct(ok, 50):>9.1f}{pct(ok, 99):>9.1f}"
+                f"{max(ok, default=float('nan')):>9.1f}",
+                flush=True,
+            )
+    if "fanout" in phases:
+        print(
+            f"\n{'':14}{'groups':>8}{'arrived':>9}{'seconds':>9}{'notif/s':>9}"
+            f"{'calls':>7}{'RSS MB':>8}"
+        )
+        for name, url in urls.items():
+            calls0 = hooks.calls[name]
+            rate, arrived, dt = await fanout(name, url, hooks, args.groups, args.phase_budget)
+            calls = hooks.calls[name] - calls0
+            rss = rss_mb(pids[name])
+            print(
+                f"{name:14}{args.groups:>8}{arrived:>9}{dt:>9.2f}{rate:>9,.0f}{calls:>7}{rss:>8.0f}",
+                flush=True,
+            )
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--alerts", type=int, default=100_000)
-    ap.add_argument("serve", nargs="*", help=argparse.SUPPRESS)
+    ap.add_argument("--alerts", type=int, default=100_000, help="ingest/listing size")
+    ap.add_argument("--trials", type=int, default=200, help="latency trials per system")
+    ap.add_argument("--groups", type=int, default=10_000, help="fan-out groups")
+    ap.add_argument("--phases", type=lambda s: s.split(","), default=list(PHASES))
+    ap.add_argument("--systems", type=lambda s: s.split(","), default=list(SYSTEMS))
+    ap.add_argument("--trial-timeout", type=float, default=5.0, help="seconds per latency trial")
+    ap.add_argument("--phase-budget", type=float, default=90.0, help="seconds for latency, fan-out")
+    ap.add_argument("--budget", type=float, default=330.0, help="seconds for the whole run")
     args = ap.parse_args()
+    if bad := set(args.phases) - set(PHASES) or set(args.systems) - set(SYSTEMS):
+        sys.exit(f"unknown phase or system: {', '.join(sorted(bad))}")
     am = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if am is None:
         sys.exit("needs prometheus-alertmanager on PATH")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    hooks = Hooks()
+    hook_app = web.Application()
+    hook_app.router.add_post("/{system}", hooks.handle)
+    runner = web.AppRunner(hook_app, access_log=None)
+    await runner.setup()
+    hook_port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", hook_port, backlog=4096)
+    await site.start()
+    procs: dict[str, asyncio.subprocess.Process] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = Path(tmp) / "am.yml"
-        cfg.write_text(CONFIG)
-        am_port, t_port = free_port(), free_port()
-        procs = {
-            "alertmanager": await asyncio.create_subprocess_exec(
-                am,
-                f"--config.file={cfg}",
-                f"--storage.path={tmp}/am",
-                f"--web.listen-address=127.0.0.1:{am_port}",
-                "--cluster.listen-address=",
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-            ),
-            "tocsin": await asyncio.create_subprocess_exec(
-                sys.executable,
-                __file__,
-                "serve",
-                str(t_port),
-                f"{tmp}/t.db",
-                str(cfg),
-                env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent / "src")},
-            ),
-        }
-        urls = {
-            "alertmanager": f"http://127.0.0.1:{am_port}",
-            "tocsin": f"http://127.0.0.1:{t_port}",
-        }
+        cfgs = {}
+        for s in SYSTEMS:
+            cfgs[s] = Path(tmp) / f"{s}.yml"
+            cfgs[s].write_text(CONFIG.replace("{hook}", f"http://127.0.0.1:{hook_port}/{s}"))
+        ports = {s: free_port() for s in SYSTEMS}
+        am_log = Path(tmp) / "alertmanager.log"
         try:
+            if "alertmanager" in args.systems:
+                procs["alertmanager"] = await asyncio.create_subprocess_exec(
+                    am,
+                    f"--config.file={cfgs['alertmanager']}",
+                    f"--storage.path={tmp}/am",
+                    f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
+                    "--cluster.listen-address=",
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=am_log.open("wb"),
+                )
+            if "tocsin" in args.systems:
+                procs["tocsin"] = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    __file__,
+                    "serve",
+                    str(ports["tocsin"]),
+                    f"{tmp}/t.db",
+                    str(cfgs["tocsin"]),
+                    env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent / "src")},
+                )
+            urls = {s: f"http://127.0.0.1:{ports[s]}" for s in procs}
             for url in urls.values():
                 await wait_ready(url)
-            print(f"{'':14}{'ingest alerts/s':>16}{'RSS MB':>9}{'GET alerts s':>14}")
-            for name, url in urls.items():
-                rate = await ingest(url, args.alerts)
-                dt, count = await listing(url)
-                rss = rss_mb(procs[name].pid)
-                print(f"{name:14}{rate:>16,.0f}{rss:>9.0f}{dt:>14.2f}   ({count} listed)")
+            try:
+                async with asyncio.timeout(args.budget):
+                    await run(args, urls, {s: p.pid for s, p in procs.items()}, hooks)
+            except TimeoutError:
+                print(f"\nstopped: the whole run exceeded --budget {args.budget:.0f} s")
         finally:
+            for name, p in procs.items():
+                if p.returncode is not None:
+                    print(f"{name} exited early with status {p.returncode}")
+                    if name == "alertmanager":
+                        print(am_log.read_text()[-3000:])
             for p in procs.values():
-                p.terminate()
-                await p.wait()
+                if p.returncode is None:
+                    p.terminate()
+                try:
+                    await asyncio.wait_for(p.wait(), 10)
+                except TimeoutError:
+                    p.kill()
+                    await p.wait()
+            await runner.cleanup()
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
