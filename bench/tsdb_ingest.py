@@ -63,6 +63,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--series", type=int, default=100_000)
     ap.add_argument("--batches", type=int, default=20)
+    ap.add_argument(
+        "--memory-only", action="store_true", help="skip SQLite flush/compaction and parsing"
+    )
     args = ap.parse_args()
     n = args.series
     rng = np.random.default_rng(1)
@@ -127,6 +130,17 @@ def main() -> None:
     except ImportError:
         print("engine not available")
 
+    # -- label queries (API: /labels, /label/<name>/values) ---------------------------
+    flag = cases['zone_up{importance="flagship"}']
+    for what, fn in {
+        "label_names()": lambda: db.label_names(),
+        "label_values(venue)": lambda: db.label_values("venue"),
+        "label_values(zone)": lambda: db.label_values("zone"),
+        'label_values(venue, {importance="flagship"})': lambda: db.label_values("venue", flag),
+        'label_names({importance="flagship"})': lambda: db.label_names(flag),
+    }.items():
+        print(f"{what}: {ms(timed(fn, 10))}")
+
     # -- memory ---------------------------------------------------------------------
     db.index._cache.clear()
     gc.collect()
@@ -150,6 +164,9 @@ def main() -> None:
         f"head memory: {per_series:.0f} B per series (labels + index) + "
         f"{per_sample:.1f} B per sample -> {total:.0f} B per series with 2h at 1/min"
     )
+
+    if args.memory_only:
+        return
 
     # -- flush and compaction (SQLite) ----------------------------------------------
     with tempfile.TemporaryDirectory() as tmp:
