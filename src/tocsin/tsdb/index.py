@@ -18,7 +18,7 @@ the first is a dict hit.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -113,9 +113,6 @@ class SeriesIndex:
     def ref(self, labels: Labels) -> int | None:
         key = self._known_key(labels)
         return None if key is None else self._by_key.get(key)
-
-    def ref_for_key(self, key: SeriesKey) -> int | None:
-        return self.ref(dict(key))
 
     def get_or_create(self, labels: Labels) -> int:
         key = self._known_key(labels)
@@ -259,10 +256,6 @@ class SeriesIndex:
                 inverse = inverse + 1
             cols[name] = (inverse.astype(np.int32), [strs[c] for c in present.tolist()])
         return LabelTable(len(refs), cols)
-
-    def items(self) -> Iterator[tuple[int, Mapping[str, str]]]:
-        for ref in self.all_refs().tolist():
-            yield ref, self.labels(ref)
 
     # -- matching -----------------------------------------------------------------
 
