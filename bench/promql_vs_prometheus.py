@@ -480,7 +480,15 @@ def main() -> None:
         rss_after_queries = rss_mb(prom_proc.pid)
         (tmp / "prometheus.yml").write_text(prom_cfg + "rule_files: [rules.yml]\n")
         prom_proc.send_signal(signal.SIGHUP)
-        rule_ms = prom_rule_times(prom, args.rule_window, args.rule_interval)
+        try:
+            rule_ms = prom_rule_times(prom, args.rule_window, args.rule_interval)
+        except httpx.TransportError:
+            if prom_proc.poll() is not None:
+                raise RuntimeError(
+                    f"Prometheus exited (code {prom_proc.returncode}) during the rule phase; "
+                    "its log says whether it got a signal from outside"
+                ) from None
+            raise
         prom_self = prom_self_metrics(prom)
         with httpx.Client(timeout=30) as c:
             prom_scrape_s = prom_scalar(c, prom, 'scrape_duration_seconds{job="zones"}')
