@@ -122,3 +122,20 @@ def test_memory_only_tsdb_keeps_no_pending_log() -> None:
     db.append({"__name__": "x"}, 5_000, 1.0)
     assert db.stats().head_samples == 31
     assert db.stats().pending_samples == 0
+
+
+@pytest.mark.parametrize("drop", [["a"], ["b"], ["c"], ["a", "c"], ["a", "b", "c"]])
+def test_series_sharing_all_but_the_name_are_told_apart(drop: list[str]) -> None:
+    idx = SeriesIndex()
+    base = {"target": "t1", "venue": "v"}
+    refs = {n: idx.get_or_create({"__name__": n, **base}) for n in "abc"}
+    unnamed = idx.get_or_create(base)
+    assert len(set(refs.values()) | {unnamed}) == 4
+    idx.remove([refs[n] for n in drop])
+    for n in "abc":
+        got = idx.ref({"__name__": n, **base})
+        assert got == (None if n in drop else refs[n])
+    assert idx.ref(base) == unnamed
+    again = idx.get_or_create({"__name__": drop[0], **base})
+    assert again not in refs.values()
+    assert idx.labels(again) == {"__name__": drop[0], **base}

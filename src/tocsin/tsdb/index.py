@@ -32,6 +32,8 @@ Codes = npt.NDArray[np.int32]
 
 _CACHE_MAX = 4096
 _MIN_CAPACITY = 1024
+_NAME = 1
+"""The symbol of `__name__`, fixed so the lookup can find its column."""
 
 
 def series_key(labels: Labels) -> SeriesKey:
@@ -43,8 +45,8 @@ class SeriesIndex:
     """Labels of every known series, by ref, with columns for matching."""
 
     def __init__(self) -> None:
-        self._sym: dict[str, int] = {"": 0}
-        self._strs: list[str] = [""]
+        self._sym: dict[str, int] = {"": 0, "__name__": _NAME}
+        self._strs: list[str] = ["", "__name__"]
         # name symbol -> value symbol per ref (0: the series lacks the label)
         self._cols: dict[int, Codes] = {}
         self._order: list[tuple[str, int]] = []
@@ -54,8 +56,13 @@ class SeriesIndex:
         self._cap = 0
         self._n = 0
         self._count = 0
-        # The packed, sorted (name, value) symbol pairs of a series -> its ref.
-        self._by_key: dict[bytes, int] = {}
+        # Ref lookup. Series of one target differ only in `__name__`, so the
+        # key is the packed, sorted (name, value) symbol pairs *without*
+        # `__name__`, shared: it maps to the newest such series, and `_next`
+        # chains the others (-1 ends a chain); the `__name__` column tells
+        # them apart.
+        self._by_rest: dict[bytes, int] = {}
+        self._next = np.zeros(0, dtype=np.int32)
         self._cache: dict[tuple[LabelMatcher, ...], Refs] = {}
         self.generation = 0
         self.removals = 0
@@ -77,66 +84,103 @@ class SeriesIndex:
             self._strs.append(s)
         return got
 
-    def _known_key(self, labels: Labels) -> bytes | None:
-        """The key of `labels` if every string in it is already interned."""
+    def _known_key(self, labels: Labels) -> tuple[bytes, int] | None:
+        """(rest, name symbol) of `labels` if every string in it is interned."""
         get = self._sym.get
         parts: list[int] = []
+        name = 0
         for k, v in sorted(labels.items()):
             if v == "":
                 continue
             a, b = get(k), get(v)
             if a is None or b is None:
                 return None
-            parts.append(a)
-            parts.append(b)
-        return array("i", parts).tobytes()
+            if a == _NAME:
+                name = b
+            else:
+                parts.append(a)
+                parts.append(b)
+        return array("i", parts).tobytes(), name
 
     def _new_pairs(self, labels: Labels) -> list[tuple[int, int]]:
         intern = self._intern
         return [(intern(k), intern(v)) for k, v in sorted(labels.items()) if v != ""]
 
     @staticmethod
-    def _pack(pairs: Sequence[tuple[int, int]]) -> bytes:
-        return array("i", [x for p in pairs for x in p]).tobytes()
+    def _split(pairs: Sequence[tuple[int, int]]) -> tuple[bytes, int]:
+        rest = array("i", [x for p in pairs if p[0] != _NAME for x in p]).tobytes()
+        return rest, next((v for n, v in pairs if n == _NAME), 0)
 
-    def _key_of_ref(self, ref: int) -> bytes:
+    def _rest_of_ref(self, ref: int) -> bytes:
         parts: list[int] = []
         for _name, sym in self._order:
+            if sym == _NAME:
+                continue
             c = int(self._cols[sym][ref])
             if c:
                 parts.append(sym)
                 parts.append(c)
         return array("i", parts).tobytes()
 
+    def _lookup(self, rest: bytes, name: int) -> int | None:
+        r = self._by_rest.get(rest)
+        if r is None:
+            return None
+        names = self._cols.get(_NAME)
+        nxt = self._next
+        while r >= 0:
+            if (int(names[r]) if names is not None else 0) == name:
+                return r
+            r = int(nxt[r])
+        return None
+
+    def _link(self, ref: int, rest: bytes) -> None:
+        self._next[ref] = self._by_rest.get(rest, -1)
+        self._by_rest[rest] = ref
+
+    def _unlink(self, ref: int) -> None:
+        rest = self._rest_of_ref(ref)
+        nxt = self._next
+        r = self._by_rest[rest]
+        if r == ref:
+            if nxt[ref] < 0:
+                del self._by_rest[rest]
+            else:
+                self._by_rest[rest] = int(nxt[ref])
+            return
+        while int(nxt[r]) != ref:
+            r = int(nxt[r])
+        nxt[r] = nxt[ref]
+
     # -- registry ---------------------------------------------------------------
 
     def ref(self, labels: Labels) -> int | None:
         key = self._known_key(labels)
-        return None if key is None else self._by_key.get(key)
+        return None if key is None else self._lookup(*key)
 
     def get_or_create(self, labels: Labels) -> int:
         key = self._known_key(labels)
         if key is not None:
-            ref = self._by_key.get(key)
+            ref = self._lookup(*key)
             if ref is not None:
                 return ref
         pairs = self._new_pairs(labels)
         ref = self._n
-        self._insert(ref, pairs, self._pack(pairs))
+        self._insert(ref, pairs, self._split(pairs)[0])
         return ref
 
     def add(self, ref: int, labels: Labels) -> None:
         """Register a series under a fixed ref (reloading persisted series)."""
         pairs = self._new_pairs(labels)
-        key = self._pack(pairs)
-        existing = self._by_key.get(key)
+        rest, name = self._split(pairs)
+        existing = self._lookup(rest, name)
         if existing is not None:
             if existing != ref:
                 raise ValueError(
                     f"series {dict(series_key(labels))} already has ref {existing}, not {ref}"
                 )
             return
-        self._insert(ref, pairs, key)
+        self._insert(ref, pairs, rest)
 
     def _grow(self, ref: int) -> None:
         cap = max(ref + 1, 2 * self._cap, _MIN_CAPACITY)
@@ -144,9 +188,10 @@ class SeriesIndex:
         for sym, col in self._cols.items():
             self._cols[sym] = np.concatenate([col, np.zeros(extra, dtype=np.int32)])
         self._alive = np.concatenate([self._alive, np.zeros(extra, dtype=bool)])
+        self._next = np.concatenate([self._next, np.full(extra, -1, dtype=np.int32)])
         self._cap = cap
 
-    def _insert(self, ref: int, pairs: Sequence[tuple[int, int]], key: bytes) -> None:
+    def _insert(self, ref: int, pairs: Sequence[tuple[int, int]], rest: bytes) -> None:
         if ref >= self._cap:
             self._grow(ref)
         elif self._alive[ref]:
@@ -162,7 +207,7 @@ class SeriesIndex:
             self._name_live[name] = self._name_live.get(name, 0) + 1
         self._alive[ref] = True
         self._n = max(self._n, ref + 1)
-        self._by_key[key] = ref
+        self._link(ref, rest)
         self._count += 1
         self._touch()
 
@@ -172,7 +217,7 @@ class SeriesIndex:
         if not gone:
             return
         for ref in gone:
-            del self._by_key[self._key_of_ref(ref)]
+            self._unlink(ref)
         idx = np.asarray(gone, dtype=np.int64)
         for sym, col in self._cols.items():
             self._name_live[sym] -= int(np.count_nonzero(col[idx]))
@@ -193,7 +238,7 @@ class SeriesIndex:
         n = self._n
         alive = self._alive[:n]
         used = np.zeros(len(self._strs), dtype=bool)
-        used[0] = True
+        used[: _NAME + 1] = True
         for sym, col in self._cols.items():
             if self._name_live[sym] > 0:
                 used[sym] = True
@@ -210,7 +255,10 @@ class SeriesIndex:
         }
         self._name_live = {int(new_of[sym]): c for sym, c in self._name_live.items() if c > 0}
         self._order = sorted((self._strs[sym], sym) for sym in self._cols)
-        self._by_key = {self._key_of_ref(r): r for r in np.flatnonzero(alive).tolist()}
+        self._by_rest = {}
+        self._next[:] = -1
+        for r in np.flatnonzero(alive).tolist():
+            self._link(r, self._rest_of_ref(r))
 
     def _touch(self) -> None:
         self.generation += 1
