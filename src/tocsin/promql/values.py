@@ -99,12 +99,13 @@ class RangeVector:
 
 def format_value(v: float) -> str:
     """A float as Prometheus writes it in JSON (Go's FormatFloat 'f', -1)."""
+    # Whole numbers (counts, 0/1 states) are the common case: answer them first.
+    if v.is_integer() and abs(v) < 1e21:
+        return str(int(v)) if v != 0 or math.copysign(1, v) > 0 else "-0"
     if math.isnan(v):
         return "NaN"
     if math.isinf(v):
         return "+Inf" if v > 0 else "-Inf"
-    if v == int(v) and abs(v) < 1e21:
-        return str(int(v)) if v != 0 or math.copysign(1, v) > 0 else "-0"
     text = format(Decimal(repr(v)), "f")
     return text
 
@@ -143,10 +144,13 @@ class VectorResult:
 
     def to_prometheus_json(self) -> dict[str, Any]:
         t = format_time(self.t_ms)
+        # Straight from the columns: large answers (20,000 per-venue sums) are
+        # common in dashboards, and Sample objects would only be thrown away.
         return {
             "resultType": "vector",
             "result": [
-                {"metric": s.labels, "value": [t, format_value(s.value)]} for s in self.samples
+                {"metric": lbl, "value": [t, format_value(v)]}
+                for lbl, v in zip(self.labels.rows(), self.values.tolist(), strict=True)
             ],
         }
 
