@@ -319,6 +319,8 @@ async def main() -> None:
             cfgs[s] = Path(tmp) / f"{s}.yml"
             cfgs[s].write_text(CONFIG.replace("{hook}", f"http://127.0.0.1:{hook_port}/{s}"))
         ports = {s: free_port() for s in SYSTEMS}
+        while len({hook_port, *ports.values()}) < len(SYSTEMS) + 1:
+            ports = {s: free_port() for s in SYSTEMS}
         am_log = Path(tmp) / "alertmanager.log"
         try:
             if "alertmanager" in args.systems:
