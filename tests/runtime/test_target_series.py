@@ -53,3 +53,15 @@ def test_unknown_targets_write_no_up_series() -> None:
     db = TSDB(None)
     TargetSeriesWriter(db).write([T("z1", TargetState.UNKNOWN, latency=None, fields={})], 1000)
     assert db.select([LabelMatcher("__name__", MatchOp.EQ, "tocsin_target_up")], 0, 10**13) == []
+
+
+def test_relabelled_target_ends_old_series_and_starts_new() -> None:
+    db = TSDB(None)
+    w = TargetSeriesWriter(db)
+    w.write([T("z1", TargetState.UP, fields={})], 1000)
+    w.write([T("z1", TargetState.UP, labels={"venue": "v2"}, fields={})], 2000)
+    up = LabelMatcher("__name__", MatchOp.EQ, "tocsin_target_up")
+    by_venue = {
+        s.labels["venue"]: [bool(x) for x in is_stale(s.values)] for s in db.select([up], 0, 10**13)
+    }
+    assert by_venue == {"v1": [False, True], "v2": [False]}

@@ -47,10 +47,25 @@ class TargetLike(Protocol):
 
 @dataclass(slots=True)
 class _Target:
-    labels: dict[str, str]
+    # The series' labels without `__name__`; also what relabelling is checked
+    # against, so a target keeps one label dict here, not two.
     base: dict[str, str]
     refs: dict[str, int]
     last: TargetState | None = None
+
+
+def _base(t: TargetLike, labels: Mapping[str, str]) -> dict[str, str]:
+    return {**labels, "target": t.target_id, "source": t.source}
+
+
+def _unchanged(base: dict[str, str], t: TargetLike, labels: Mapping[str, str]) -> bool:
+    extra = ("target" not in labels) + ("source" not in labels)
+    return (
+        len(base) == len(labels) + extra
+        and base.get("target") == t.target_id
+        and base.get("source") == t.source
+        and all(base.get(k) == v for k, v in labels.items() if k not in ("target", "source"))
+    )
 
 
 class TargetSeriesWriter:
@@ -60,14 +75,13 @@ class TargetSeriesWriter:
 
     def _entry(self, t: TargetLike, ended: list[int]) -> _Target:
         key = (t.source, t.target_id)
-        labels = dict(t.labels)
+        labels = t.labels
         hit = self._targets.get(key)
-        if hit is not None and hit.labels == labels:
+        if hit is not None and _unchanged(hit.base, t, labels):
             return hit
         if hit is not None:  # relabelled: the old series end here
             ended.extend(hit.refs.values())
-        base = {**labels, "target": t.target_id, "source": t.source}
-        entry = _Target(labels, base, {})
+        entry = _Target(_base(t, labels), {})
         self._targets[key] = entry
         return entry
 
