@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -124,6 +125,10 @@ class Dispatcher:
         self.state = AlertingState(store, on_dirty=self._schedule_commit)
         self._commit_handle: asyncio.Handle | None = None
         self._commit_urgent = False
+        # Commits run on this thread while the dispatcher runs (not for an
+        # in-memory SQLite database: its one connection is shared).
+        self._writer: ThreadPoolExecutor | None = None
+        self._commit_again = False
         self.attempt_sink: AttemptSink = HistoryAttemptSink(self.state)
         self.external_url = external_url
         self.alerts = ActiveAlerts()
@@ -230,14 +235,50 @@ class Dispatcher:
     def _commit(self) -> None:
         self._commit_handle = None
         self._commit_urgent = False
+        if self._writer is not None:
+            self._commit_on_writer(self._writer)
+            return
         try:
             self.state.commit()
         except Exception:
-            # Keep dispatching: the writes stay buffered and are retried in a
-            # second; say loudly that the database is behind.
-            log.exception("could not write alerting state")
-            loop = asyncio.get_running_loop()
-            self._commit_handle = loop.call_later(max(1.0, self.commit_delay), self._commit)
+            self._commit_failed()
+
+    def _commit_failed(self) -> None:
+        # Keep dispatching: the writes stay buffered and are retried in a
+        # second; say loudly that the database is behind.
+        log.exception("could not write alerting state")
+        loop = asyncio.get_running_loop()
+        if self._commit_handle is not None:
+            self._commit_handle.cancel()
+        self._commit_handle = loop.call_later(max(1.0, self.commit_delay), self._commit)
+
+    def _commit_on_writer(self, writer: ThreadPoolExecutor) -> None:
+        """Write on the writer thread; one batch at a time, so writes land in
+        order: a commit asked for meanwhile starts when this one is done."""
+        if self.state.inflight is not None:
+            self._commit_again = True
+            return
+        future = self.state.commit_background(writer)
+        if future is None:
+            return
+        loop = asyncio.get_running_loop()
+
+        def done(f: Future[None]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                loop.call_soon_threadsafe(self._committed, f)
+
+        future.add_done_callback(done)
+
+    def _committed(self, future: Future[None]) -> None:
+        if self.state.inflight is future:  # else a read or stop() settled it
+            try:
+                self.state.settle()
+            except Exception:
+                self._commit_failed()
+                return
+        if self._commit_again:
+            self._commit_again = False
+            self._commit()
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -260,6 +301,8 @@ class Dispatcher:
         self.state.delete_groups(stale)
         self._saved_groups.clear()
         self._save_groups(self.groups.values())
+        if self._writer is None and not _in_memory(self.store):
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="alerting-writer")
         self._task = asyncio.create_task(self._loop(), name="alerting-dispatcher")
 
     async def stop(self, grace: float = 0.0) -> None:
@@ -282,7 +325,11 @@ class Dispatcher:
         if self._commit_handle is not None:
             self._commit_handle.cancel()
             self._commit_handle = None
-        self.state.commit()
+        writer, self._writer = self._writer, None
+        self._commit_again = False
+        self.state.commit()  # after any write still running on the writer
+        if writer is not None:
+            writer.shutdown()
 
     # -- intake -------------------------------------------------------------
 
@@ -646,6 +693,11 @@ class Dispatcher:
 
     def describe(self) -> dict[str, Any]:
         return {"alerts": len(self.alerts), "groups": len(self.groups), "nflog": len(self.nflog)}
+
+
+def _in_memory(store: Store) -> bool:
+    url = store.engine.url
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
 def _component(module: Any) -> Component:

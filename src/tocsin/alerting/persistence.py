@@ -10,7 +10,9 @@ PostgreSQL alike.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,11 @@ from tocsin.storage.types import JSONText
 _KV = "alerting"
 _BATCH = 1000
 _SQLITE_CACHE_KIB = 64 * 1024
+
+
+_Batch = tuple[
+    dict[str, dict[tuple[Any, ...], dict[str, Any] | None]], dict[str, list[dict[str, Any]]]
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +86,9 @@ class AlertingState:
     transaction: the dispatcher commits once per event-loop turn, so the
     many small changes of concurrent flushes cost one round trip. Buffered
     writes to the same key collapse to the last one. Every read commits
-    first, so it sees everything written before it.
+    first, so it sees everything written before it. `commit_background()`
+    writes on another thread instead (the database driver lets go of the
+    GIL), one batch at a time, so the event loop goes on meanwhile.
     """
 
     _KEYS: dict[str, tuple[str, ...]] = {
@@ -101,6 +110,7 @@ class AlertingState:
         }
         self._dirty = False
         self._stmts: dict[str, Any] = {}
+        self._inflight: tuple[Future[None], _Batch] | None = None
 
     def _mark(self) -> None:
         if not self._dirty:
@@ -125,24 +135,68 @@ class AlertingState:
         self._mark()
 
     def commit(self) -> None:
-        """Write everything buffered, in one transaction."""
-        if not self._dirty:
+        """Write everything buffered, in one transaction (after a background
+        write still running has finished, so writes land in order)."""
+        # A failed background write is put back in the buffer and retried here.
+        with contextlib.suppress(Exception):
+            self.settle()
+        batch = self._take()
+        if batch is not None:
+            self._write_or_restore(batch)
+
+    def commit_background(self, executor: Executor) -> Future[None] | None:
+        """Start writing everything buffered on `executor`; None when there was
+        nothing to write. Call only when `inflight` is None, and `settle()` once
+        the future is done (on this thread: buffers are not locked)."""
+        batch = self._take()
+        if batch is None:
+            return None
+        future = executor.submit(self._write, *batch)
+        self._inflight = (future, batch)
+        return future
+
+    @property
+    def inflight(self) -> Future[None] | None:
+        """The background write not yet settled."""
+        return self._inflight[0] if self._inflight is not None else None
+
+    def settle(self) -> None:
+        """Wait for the background write; if it failed, put its rows back in
+        the buffer (newer buffered writes win) and raise its error."""
+        if self._inflight is None:
             return
+        future, batch = self._inflight
+        self._inflight = None
+        try:
+            future.result()
+        except Exception:
+            self._restore(batch)
+            raise
+
+    def _take(self) -> _Batch | None:
+        if not self._dirty:
+            return None
         keyed = {name: buf for name, buf in self._keyed.items() if buf}
         appends = {name: rows for name, rows in self._appends.items() if rows}
         self._keyed = {name: {} for name in self._KEYS}
         self._appends = {name: [] for name in self._appends}
         self._dirty = False
+        return keyed, appends
+
+    def _write_or_restore(self, batch: _Batch) -> None:
         try:
-            self._write(keyed, appends)
+            self._write(*batch)
         except Exception:
-            # Put the writes back (newer buffered ones win) for the next commit.
-            for name, buf in keyed.items():
-                self._keyed[name] = {**buf, **self._keyed[name]}
-            for name, rows in appends.items():
-                self._appends[name] = rows + self._appends[name]
-            self._dirty = True
+            self._restore(batch)
             raise
+
+    def _restore(self, batch: _Batch) -> None:
+        keyed, appends = batch
+        for name, buf in keyed.items():
+            self._keyed[name] = {**buf, **self._keyed[name]}
+        for name, rows in appends.items():
+            self._appends[name] = rows + self._appends[name]
+        self._dirty = True
 
     def _write(
         self,
