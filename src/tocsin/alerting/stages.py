@@ -81,6 +81,16 @@ class FanoutStage:
         self.branches = list(branches)
 
     async def exec(self, ctx: FlushContext, alerts: list[StoredAlert]) -> list[StoredAlert]:
+        if len(self.branches) == 1:
+            # The usual receiver has one integration: no task to gather it in.
+            try:
+                await self.branches[0].exec(ctx, alerts)
+            except StageError as exc:
+                raise StageError(str(exc)) from exc
+            except Exception as exc:
+                log.error("notification branch crashed", exc_info=exc)
+                raise StageError(str(exc)) from exc
+            return alerts
         results = await asyncio.gather(
             *(b.exec(ctx, alerts) for b in self.branches), return_exceptions=True
         )
