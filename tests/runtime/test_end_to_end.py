@@ -167,3 +167,29 @@ async def test_target_state_is_queryable_with_promql(tmp_path: Path) -> None:
         [row] = resp.json()["data"]["result"]
         assert row["metric"] == {"venue": venue}
         assert row["value"][1] == "5"
+
+
+async def test_alertmanager_status_masks_secrets_and_follows_reload(tmp_path: Path) -> None:
+    am = tmp_path / "alertmanager.yml"
+    am.write_text(
+        """
+route: {receiver: ops}
+receivers:
+  - name: ops
+    webhook_configs:
+      - url: http://127.0.0.1:1/hook
+        http_config:
+          basic_auth: {username: tocsin, password: hunter2-secret}
+"""
+    )
+    async with harness(tmp_path, extra=f"alerting: {{config_file: {am}}}\n") as h:
+        original = (await h.api.get("/api/v2/status")).json()["config"]["original"]
+        assert "ops" in original
+        assert "hunter2" not in original
+        am.write_text(am.read_text().replace("ops", "night-shift"))
+        assert (await h.api.post("/-/reload")).status_code == 200
+        original = (await h.api.get("/api/v2/status")).json()["config"]["original"]
+        assert "night-shift" in original
+        assert "hunter2" not in original
+        receivers = (await h.api.get("/api/v2/receivers")).json()
+        assert [r["name"] for r in receivers] == ["night-shift"]

@@ -36,7 +36,6 @@ class LoadedConfig:
     rule_groups: list[GroupSpec] = field(default_factory=list)
     rule_paths: list[Path] = field(default_factory=list)
     alertmanager: AlertmanagerConfig | None = None
-    alertmanager_text: str | None = None
     extensions: AlertingExtensions | None = None
 
 
@@ -81,7 +80,6 @@ def _load_alerting(loaded: LoadedConfig, data: dict[str, Any], path: Path) -> li
         if section is not None and set(section) == {"config_file"}:
             am_path = loaded.base_dir / str(section["config_file"])
             loaded.alertmanager = load_alertmanager_config(am_path)
-            loaded.alertmanager_text = am_path.read_text(encoding="utf-8")
         elif section is not None:
             loaded.alertmanager = alertmanager_config_from_data(
                 data["alerting"], loaded.positions, prefix=("alerting",)

@@ -61,10 +61,10 @@ class StoreKeyValue:
         await asyncio.to_thread(self.store.kv_delete, self.NAMESPACE, key)
 
 
-def alerting_config(loaded: LoadedConfig) -> tuple[AlertmanagerConfig, str | None]:
+def alerting_config(loaded: LoadedConfig) -> AlertmanagerConfig:
     if loaded.alertmanager is not None:
-        return loaded.alertmanager, loaded.alertmanager_text
-    return parse_alertmanager_config(DEFAULT_ALERTING, "<default alerting>"), None
+        return loaded.alertmanager
+    return parse_alertmanager_config(DEFAULT_ALERTING, "<default alerting>")
 
 
 def make_retrier(clock: Clock, registry: CollectorRegistry) -> Retrier:
@@ -88,9 +88,9 @@ def build_receivers(
 
 def build_dispatcher(
     loaded: LoadedConfig, store: Store, clock: Clock, retrier: Retrier
-) -> tuple[Dispatcher, Receivers, str | None]:
-    """The dispatcher, the receivers it delivers through (close them at stop), the config text."""
-    cfg, text = alerting_config(loaded)
+) -> tuple[Dispatcher, Receivers]:
+    """The dispatcher and the receivers it delivers through (close them at stop)."""
+    cfg = alerting_config(loaded)
     receivers = build_receivers(cfg, store, clock, retrier)
     dispatcher = Dispatcher(
         cfg,
@@ -100,14 +100,14 @@ def build_dispatcher(
         extensions=loaded.extensions,
         external_url=loaded.config.server.url(),
     )
-    return dispatcher, receivers, text
+    return dispatcher, receivers
 
 
 def reload_dispatcher(
     dispatcher: Dispatcher, loaded: LoadedConfig, store: Store, clock: Clock, retrier: Retrier
-) -> tuple[Receivers, str | None]:
+) -> Receivers:
     """Switch the dispatcher to the new config; the caller closes the old receivers."""
-    cfg, text = alerting_config(loaded)
+    cfg = alerting_config(loaded)
     receivers = build_receivers(cfg, store, clock, retrier)
     dispatcher.apply_config(cfg, receivers, loaded.extensions)
-    return receivers, text
+    return receivers

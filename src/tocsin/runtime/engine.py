@@ -77,7 +77,6 @@ class Runtime:
         self.dispatcher: Dispatcher | None = None
         self._receivers: Receivers | None = None
         self._retired: list[Receivers] = []
-        self.alerting_text: str | None = None
         self.rules: RuleManager | None = None
         self._background: list[asyncio.Task[None]] = []
         self.sources: dict[str, Source] = {}
@@ -107,7 +106,7 @@ class Runtime:
         if self.config.simulator.enabled:
             await self._start_simulator()
         # Built in the loop's thread: the dispatcher schedules its own commits there.
-        dispatcher, self._receivers, self.alerting_text = build_dispatcher(
+        dispatcher, self._receivers = build_dispatcher(
             self.loaded, self.store, self.clock, self.retrier
         )
         await dispatcher.start()
@@ -262,7 +261,7 @@ class Runtime:
                 self.rules.reload(loaded.rule_groups)
             if self.dispatcher is not None:
                 old = self._receivers
-                self._receivers, self.alerting_text = reload_dispatcher(
+                self._receivers = reload_dispatcher(
                     self.dispatcher, loaded, self.store, self.clock, self.retrier
                 )
                 if old is not None:
@@ -286,7 +285,9 @@ class Runtime:
         return [
             make_query_router(self.tsdb, self.query_engine, clock=self.clock),
             make_rules_router(lambda: self.rules),
-            make_alert_router(self.dispatcher, config_text=self.alerting_text),
+            # /api/v2/status shows the effective config with secrets masked
+            # (never the file's text, which may hold them), current after reloads.
+            make_alert_router(self.dispatcher),
         ]
 
     async def _close_later(self, receivers: Receivers) -> None:
