@@ -10,20 +10,19 @@ import yaml
 
 from tocsin.errors import ConfigError
 
-# Top-level keys that only an Alertmanager config file has.
-_ALERTMANAGER_KEYS = {"route", "receivers", "inhibit_rules", "templates", "time_intervals"}
-
 
 def register(app: typer.Typer) -> None:
     app.command("check-config")(check_config)
 
 
 def is_alertmanager_config(path: Path) -> bool:
+    from tocsin.alerting.config import looks_like_alertmanager_config
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
-        return False
-    return isinstance(data, dict) and bool(_ALERTMANAGER_KEYS & set(data)) and "sources" not in data
+        return False  # the tocsin loader reports the unreadable file properly
+    return looks_like_alertmanager_config(data)
 
 
 def check_config(

@@ -6,11 +6,14 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tocsin.errors import ConfigError
+
+if TYPE_CHECKING:  # the runtime is imported only when `run` runs: `tocsin version` stays quick
+    from tocsin.config.loader import LoadedConfig
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "runtime" / "demo.yml"
 
@@ -53,16 +56,14 @@ def run(
     asyncio.run(_serve(loaded, path if config is not None else None))
 
 
-async def _serve(loaded: object, config_path: Path | None) -> None:
+async def _serve(loaded: LoadedConfig, config_path: Path | None) -> None:
     import uvicorn
 
     from tocsin.api.app import create_app
     from tocsin.clock import SystemClock
-    from tocsin.config.loader import LoadedConfig
     from tocsin.runtime.engine import Runtime
     from tocsin.runtime.gctune import tune_gc
 
-    assert isinstance(loaded, LoadedConfig)
     runtime = Runtime(loaded, SystemClock(), config_path=config_path)
     await runtime.start()
     tune_gc()

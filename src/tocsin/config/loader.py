@@ -21,7 +21,12 @@ from tocsin.alerting.config import (
 )
 from tocsin.alerting.extensions import AlertingExtensions, parse_extensions
 from tocsin.config.schema import TocsinConfig
-from tocsin.config.yamlpos import Positions, load_yaml, problems_from_validation_error
+from tocsin.config.yamlpos import (
+    Positions,
+    dotted_path,
+    load_yaml,
+    problems_from_validation_error,
+)
 from tocsin.errors import ConfigError, ConfigProblem
 from tocsin.rules.loader import load_rule_files
 from tocsin.rules.model import GroupSpec
@@ -161,7 +166,11 @@ def _merge(
             f, line = other_pos.locate(here)
             f0, line0 = pos.locate(here)
             raise ConfigError(
-                [ConfigProblem(f, line, _dotted(here), f"also set in {f0}:{line0}; set it once")]
+                [
+                    ConfigProblem(
+                        f, line, dotted_path(here), f"also set in {f0}:{line0}; set it once"
+                    )
+                ]
             )
 
 
@@ -172,10 +181,6 @@ def _copy_positions(
     for p, where in other.lines.items():
         if p[:n] == src:
             pos.lines[dst + p[n:]] = where
-
-
-def _dotted(path: tuple[str | int, ...]) -> str:
-    return ".".join(str(p) for p in path)
 
 
 def _cross_check(config: TocsinConfig, positions: Positions) -> list[ConfigProblem]:

@@ -123,7 +123,9 @@ def _expand(value: Any, path: Path_, positions: Positions, problems: list[Config
                     return default
                 f, line = positions.locate(path)
                 problems.append(
-                    ConfigProblem(f, line, _dotted(path), f"environment variable {name} is not set")
+                    ConfigProblem(
+                        f, line, dotted_path(path), f"environment variable {name} is not set"
+                    )
                 )
                 return ""
             return got
@@ -136,7 +138,8 @@ def _expand(value: Any, path: Path_, positions: Positions, problems: list[Config
     return value
 
 
-def _dotted(path: Iterable[str | int]) -> str:
+def dotted_path(path: Iterable[str | int]) -> str:
+    """`sources[0].mapping.up`: how config errors name a field."""
     out = ""
     for part in path:
         if isinstance(part, int):
@@ -174,7 +177,7 @@ def problems_from_validation_error(
             shown = err["input"]
             if isinstance(shown, str | int | float | bool) and len(str(shown)) < 80:
                 msg = f"{msg} (got {shown!r})"
-        problems.append(ConfigProblem(f, line, _dotted(path), msg))
+        problems.append(ConfigProblem(f, line, dotted_path(path), msg))
     return problems
 
 

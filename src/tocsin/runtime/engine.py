@@ -80,8 +80,8 @@ class Runtime:
         self.rules: RuleManager | None = None
         self._background: list[asyncio.Task[None]] = []
         self.sources: dict[str, Source] = {}
-        self._pollers: dict[str, tuple[SourcePoller, asyncio.Task[None]]] = {}
-        self._idle: dict[str, SourcePoller] = {}
+        self._pollers: dict[str, SourcePoller] = {}
+        self._poll_tasks: dict[str, asyncio.Task[None]] = {}
         self._poll = True
         self._simulator: Any = None
         self._ready = False
@@ -176,10 +176,11 @@ class Runtime:
             source = build_source(cfg, self.clock)
             self.sources[cfg.name] = source
             poller = SourcePoller(source, self.detector, self._on_round, self.clock)
-            self._idle[cfg.name] = poller
+            self._pollers[cfg.name] = poller
             if self._poll:
-                task = asyncio.create_task(poller.run(), name=f"poll:{cfg.name}")
-                self._pollers[cfg.name] = (poller, task)
+                self._poll_tasks[cfg.name] = asyncio.create_task(
+                    poller.run(), name=f"poll:{cfg.name}"
+                )
             self.metrics.calls_per_hour.labels(cfg.name).set(source.estimate_calls_per_hour())
 
     async def evaluate_rules(self) -> None:
@@ -188,23 +189,21 @@ class Runtime:
         await self.rules.evaluate_all(self.clock.now())
 
     async def sweep_all(self) -> list[Round]:
-        """One round of every source, in config order (for tests and `--once`)."""
-        return [await p.sweep_once() for p in self._idle.values()]
+        """One round of every source, in config order (for tests)."""
+        return [await p.sweep_once() for p in self._pollers.values()]
 
     async def _stop_sources(self) -> None:
-        for name in list(self._pollers):
-            await self._stop_poller(name)
-        self._idle.clear()
+        for poller in self._pollers.values():
+            poller.stop()
+        for task in self._poll_tasks.values():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._pollers.clear()
+        self._poll_tasks.clear()
         for source in self.sources.values():
             await source.close()
         self.sources.clear()
-
-    async def _stop_poller(self, name: str) -> None:
-        poller, task = self._pollers.pop(name)
-        poller.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
     # -- results of each sweep -------------------------------------------
     async def _on_round(self, rnd: Round) -> None:

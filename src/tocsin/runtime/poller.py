@@ -28,7 +28,6 @@ class Round:
     changes: list[StateChange] = field(default_factory=list)
     source_event: SourceEvent | None = None
     rechecked: list[Observation] = field(default_factory=list)
-    held: bool = False
 
 
 RoundSink = Callable[[Round], Awaitable[None]]
@@ -51,7 +50,7 @@ class SourcePoller:
             now = self.clock.now()
             sweep = SweepResult(self.source.name, now, now, [], ok=False, error=str(exc))
         outcome = self.detector.observe_sweep(sweep, can_recheck=self.source.supports_recheck)
-        rnd = Round(sweep, list(outcome.changes), outcome.source_event, held=outcome.held)
+        rnd = Round(sweep, list(outcome.changes), outcome.source_event)
         if outcome.recheck and self.source.supports_recheck:
             try:
                 rnd.rechecked = await self.source.recheck(outcome.recheck)

@@ -36,7 +36,12 @@ from tocsin.alerting.config.receivers import (
     WebhookConfig,
 )
 from tocsin.alerting.config.unsupported import check_unsupported
-from tocsin.config.yamlpos import Positions, load_yaml, problems_from_validation_error
+from tocsin.config.yamlpos import (
+    Positions,
+    dotted_path,
+    load_yaml,
+    problems_from_validation_error,
+)
 from tocsin.errors import ConfigError, ConfigProblem
 
 __all__ = [
@@ -147,7 +152,7 @@ class _Shifted:
         self.outer = positions
 
     def field_name(self, inner_field: str) -> str:
-        head = _dotted(self.prefix)
+        head = dotted_path(self.prefix)
         if not head:
             return inner_field
         if not inner_field:
@@ -156,8 +161,4 @@ class _Shifted:
 
     def problem(self, path: tuple[str | int, ...], message: str) -> ConfigProblem:
         file, line = self.outer.locate((*self.prefix, *path))
-        return ConfigProblem(file, line, _dotted((*self.prefix, *path)), message)
-
-
-def _dotted(path: tuple[str | int, ...]) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+        return ConfigProblem(file, line, dotted_path((*self.prefix, *path)), message)
