@@ -116,6 +116,13 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) the process has used so far:
+    less swayed by other load on the machine than the wall-clock rates."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def wait_ready(url: str) -> None:
     async with httpx.AsyncClient() as c:
         for _ in range(300):
@@ -254,35 +261,50 @@ async def run(
 ) -> None:
     phases = args.phases
     if "ingest" in phases or "listing" in phases:
-        print(f"{'':14}{'ingest alerts/s':>16}{'RSS MB':>9}{'GET alerts s':>14}", flush=True)
+        print(
+            f"{'':14}{'ingest alerts/s':>16}{'CPU s':>7}{'RSS MB':>9}{'GET alerts s':>14}",
+            flush=True,
+        )
         for name, url in urls.items():
+            cpu0 = cpu_s(pids[name])
             rate = await ingest(url, args.alerts) if "ingest" in phases else float("nan")
+            cpu = cpu_s(pids[name]) - cpu0
             dt, count = await listing(url) if "listing" in phases else (float("nan"), 0)
             rss = rss_mb(pids[name])
-            print(f"{name:14}{rate:>16,.0f}{rss:>9.0f}{dt:>14.2f}   ({count} listed)", flush=True)
+            print(
+                f"{name:14}{rate:>16,.0f}{cpu:>7.2f}{rss:>9.0f}{dt:>14.2f}   ({count} listed)",
+                flush=True,
+            )
     if "latency" in phases:
+        cpu0s = {name: cpu_s(pids[name]) for name in urls}
         lat = await latency(urls, hooks, args.trials, args.trial_timeout, args.phase_budget)
-        print(f"\n{'':14}{'trials':>7}{'lost':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+        print(
+            f"\n{'':14}{'trials':>7}{'lost':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'CPU s':>7}"
+        )
         for name, xs in lat.items():
             ok = [x * 1000 for x in xs if x != float("inf")]
             lost = len(xs) - len(ok)
+            cpu = cpu_s(pids[name]) - cpu0s[name]
             print(
                 f"{name:14}{len(xs):>7}{lost:>6}{pct(ok, 50):>9.1f}{pct(ok, 99):>9.1f}"
-                f"{max(ok, default=float('nan')):>9.1f}",
+                f"{max(ok, default=float('nan')):>9.1f}{cpu:>7.2f}",
                 flush=True,
             )
     if "fanout" in phases:
         print(
             f"\n{'':14}{'groups':>8}{'arrived':>9}{'seconds':>9}{'notif/s':>9}"
-            f"{'calls':>7}{'RSS MB':>8}"
+            f"{'calls':>7}{'CPU s':>7}{'RSS MB':>8}"
         )
         for name, url in urls.items():
             calls0 = hooks.calls[name]
+            cpu0 = cpu_s(pids[name])
             rate, arrived, dt = await fanout(name, url, hooks, args.groups, args.phase_budget)
             calls = hooks.calls[name] - calls0
+            cpu = cpu_s(pids[name]) - cpu0
             rss = rss_mb(pids[name])
             print(
-                f"{name:14}{args.groups:>8}{arrived:>9}{dt:>9.2f}{rate:>9,.0f}{calls:>7}{rss:>8.0f}",
+                f"{name:14}{args.groups:>8}{arrived:>9}{dt:>9.2f}{rate:>9,.0f}{calls:>7}"
+                f"{cpu:>7.2f}{rss:>8.0f}",
                 flush=True,
             )
 
