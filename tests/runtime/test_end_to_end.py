@@ -193,3 +193,43 @@ receivers:
         assert "hunter2" not in original
         receivers = (await h.api.get("/api/v2/receivers")).json()
         assert [r["name"] for r in receivers] == ["night-shift"]
+
+
+async def test_a_target_dropped_from_its_source_is_forgotten(tmp_path: Path) -> None:
+    jobs = """
+  - name: jobs
+    type: heartbeat
+    targets:
+      - {id: backup, period: 60}
+      - {id: retired-job, period: 60}
+"""
+    async with harness(tmp_path) as h:
+        base = h.config_path.read_text()
+        with_jobs = base.replace("detection:", jobs.strip("\n") + "\ndetection:")
+        with_jobs += "  forget_after: 90\n"
+        h.config_path.write_text(with_jobs)
+        assert (await h.api.post("/-/reload")).status_code == 200
+        for job in ("backup", "retired-job"):
+            assert (await h.api.post(f"/api/tocsin/v1/heartbeat/{job}")).status_code == 200
+        await h.round()
+        assert (await h.state("retired-job"))["state"] == "up"
+
+        h.config_path.write_text(with_jobs.replace("      - {id: retired-job, period: 60}\n", ""))
+        assert (await h.api.post("/-/reload")).status_code == 200
+        for _ in range(3):  # 60 s unlisted: still known
+            await h.round()
+            assert (await h.api.get("/api/tocsin/v1/targets/retired-job")).status_code == 200
+        await h.round()  # 90 s: forgotten
+        assert (await h.api.get("/api/tocsin/v1/targets/retired-job")).status_code == 404
+        assert "retired-job" not in {t.target_id for t in h.runtime.store.load_target_states()}
+        [event] = h.runtime.store.events(kind="forgotten")
+        assert event.target_id == "retired-job"
+        metrics = (await h.api.get("/metrics")).text
+        assert 'tocsin_targets_forgotten_total{source="jobs"} 1.0' in metrics
+        # Its series end at once, so rules stop seeing it.
+        resp = await h.api.get(
+            "/api/v1/query",
+            params={"query": 'tocsin_target_up{target="retired-job"}', "time": h.clock.now()},
+        )
+        assert resp.json()["data"]["result"] == []
+        assert (await h.state("backup"))["state"] == "up"

@@ -132,6 +132,9 @@ class DetectionConfig(_Strict):
     mass_change: MassChangeConfig = Field(default_factory=MassChangeConfig)
     schedules: list[ScheduleConfig] = Field(default_factory=list)
     unknown_after: float | None = Field(None, gt=0)
+    # A target its source's complete sweeps have not listed for this many
+    # seconds is dropped (state, stored row, series); None keeps it forever.
+    forget_after: float | None = Field(86400.0, gt=0)
 
     @field_validator("confirm")
     @classmethod

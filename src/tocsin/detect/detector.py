@@ -150,6 +150,7 @@ class Detector:
                 "mass_change",
                 "source_degraded",
                 "source_recovered",
+                "forgotten",
             ),
             0,
         )
@@ -281,6 +282,47 @@ class Detector:
             if not bits and t._base is UP and not t._flags:
                 continue  # steady up, the common case
             self._decide(t, now, recheck, None, changes, open_cache)
+        if sweep.complete and self.config.forget_after is not None:
+            out.forgotten = self._forget_unlisted(src, resolved, now, self.config.forget_after)
+        return out
+
+    def _forget_unlisted(
+        self, src: SourceStatus, listed: Sequence[TargetStatus], now: float, after: float
+    ) -> list[StateChange]:
+        """Track the targets a complete sweep did not list; drop those missing
+        for `after` seconds. A sweep that lists every known target (the usual
+        case) costs one set and a comparison."""
+        ids = {t.target_id for t in listed}
+        missing = src.missing
+        if len(ids) >= src.targets and not missing:
+            return []
+        for tid in [tid for tid in missing if tid in ids]:
+            del missing[tid]
+        if len(ids) < src.targets:
+            for t in self._targets.values():
+                if t.source == src.source and t.target_id not in ids:
+                    missing.setdefault(t.target_id, now)
+        out: list[StateChange] = []
+        for tid, since in list(missing.items()):
+            if now - since < after:
+                continue
+            del missing[tid]
+            gone = self._targets.get(tid)
+            if gone is None or not self.forget(tid):
+                continue
+            self.decisions["forgotten"] += 1
+            out.append(
+                StateChange(
+                    tid,
+                    gone.source,
+                    gone.labels,
+                    gone.state,
+                    TargetState.UNKNOWN,
+                    now,
+                    f"not listed by {gone.source} for {now - since:g}s; forgotten",
+                    kind="forgotten",
+                )
+            )
         return out
 
     def observe_recheck(

@@ -48,3 +48,5 @@ class SweepOutcome:
     recheck: list[str] = field(default_factory=list)
     source_event: SourceEvent | None = None
     held: bool = False
+    # Targets dropped because the source stopped listing them (`forget_after`).
+    forgotten: list[StateChange] = field(default_factory=list)

@@ -9,7 +9,7 @@ shared tuples.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tocsin.detect.types import SourceState, TargetState
@@ -115,6 +115,9 @@ class SourceStatus:
     since: float
     reason: str
     targets: int = 0
+    # Targets of this source its complete sweeps stopped listing, and since
+    # when (not persisted: after a restart the count starts again).
+    missing: dict[str, float] = field(default_factory=dict)
 
     @property
     def detail(self) -> dict[str, Any]:

@@ -149,7 +149,7 @@ class Runtime:
             if receivers is not None:
                 await receivers.aclose()
         snapshot = self.detector.export()
-        await asyncio.to_thread(self._persist, [], snapshot.targets, snapshot.sources)
+        await asyncio.to_thread(self._persist, [], snapshot.targets, snapshot.sources, [])
         await asyncio.to_thread(self.tsdb.close)
         if self._simulator is not None:
             await self._simulator.stop()
@@ -217,7 +217,11 @@ class Runtime:
             m.decisions.labels(change.source, change.new.value).inc()
         if rnd.rechecked:
             m.rechecks.labels(sweep.source).inc(len(rnd.rechecked))
-        events: list[Any] = list(rnd.changes)
+        events: list[Any] = [*rnd.changes, *rnd.forgotten]
+        for gone in rnd.forgotten:
+            m.forgotten.labels(gone.source).inc()
+            log.info("target %s: %s", gone.target_id, gone.reason)
+            self.target_series.forget(gone.source, gone.target_id, int(sweep.finished * 1000))
         if rnd.source_event is not None:
             events.append(rnd.source_event)
             log.warning("source %s: %s", sweep.source, rnd.source_event.reason)
@@ -232,11 +236,16 @@ class Runtime:
         else:
             targets = self.detector.take_dirty()
         sources = self.detector.source_states() if full or rnd.source_event else []
-        await asyncio.to_thread(self._persist, events, targets, sources)
+        forgotten = [c.target_id for c in rnd.forgotten]
+        await asyncio.to_thread(self._persist, events, targets, sources, forgotten)
 
-    def _persist(self, events: list[Any], targets: list[Any], sources: list[Any]) -> None:
+    def _persist(
+        self, events: list[Any], targets: list[Any], sources: list[Any], forgotten: list[str]
+    ) -> None:
         if events:
             self.store.append_events(events)
+        if forgotten:
+            self.store.delete_target_states(forgotten)
         if targets:
             self.store.save_target_states(targets)
         if sources:

@@ -28,6 +28,8 @@ class Round:
     changes: list[StateChange] = field(default_factory=list)
     source_event: SourceEvent | None = None
     rechecked: list[Observation] = field(default_factory=list)
+    # Targets the source stopped listing for `detection.forget_after`.
+    forgotten: list[StateChange] = field(default_factory=list)
 
 
 RoundSink = Callable[[Round], Awaitable[None]]
@@ -51,6 +53,7 @@ class SourcePoller:
             sweep = SweepResult(self.source.name, now, now, [], ok=False, error=str(exc))
         outcome = self.detector.observe_sweep(sweep, can_recheck=self.source.supports_recheck)
         rnd = Round(sweep, list(outcome.changes), outcome.source_event)
+        rnd.forgotten = outcome.forgotten
         if outcome.recheck and self.source.supports_recheck:
             try:
                 rnd.rechecked = await self.source.recheck(outcome.recheck)

@@ -71,6 +71,12 @@ class SelfMetrics:
             ["source", "state"],
             registry=r,
         )
+        self.forgotten = Counter(
+            "tocsin_targets_forgotten_total",
+            "Targets dropped because their source stopped listing them (forget_after).",
+            ["source"],
+            registry=r,
+        )
         self.rechecks = Counter(
             "tocsin_detection_rechecks_total",
             "Targeted re-checks requested before confirming a target down.",

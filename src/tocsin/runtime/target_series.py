@@ -126,5 +126,11 @@ class TargetSeriesWriter:
             np.asarray(refs, dtype=np.int64), t_ms, np.asarray(values, dtype=np.float64)
         )
 
-    def forget(self, source: str, target_id: str) -> None:
-        self._targets.pop((source, target_id), None)
+    def forget(self, source: str, target_id: str, t_ms: int) -> int:
+        """End every series of a target that is gone (staleness markers at
+        `t_ms`, so rules stop seeing it at once, not after the lookback)."""
+        entry = self._targets.pop((source, target_id), None)
+        if entry is None or not entry.refs:
+            return 0
+        refs = np.fromiter(entry.refs.values(), dtype=np.int64, count=len(entry.refs))
+        return self.tsdb.append_refs(refs, t_ms, np.full(len(refs), STALE_NAN))
