@@ -129,3 +129,43 @@ def test_unknown_targets_going_down_are_not_a_mass_change(clock: FakeClock) -> N
     out = run(d, clock, fleet(True, down=30))
     assert not out.held
     assert sum(c.new is TargetState.DOWN for c in out.changes) == 30
+
+
+def test_a_lasting_mass_change_is_accepted_as_real(clock: FakeClock) -> None:
+    d = quick(clock, accept_after=3 * INTERVAL)
+    run(d, clock, fleet(True))
+    held = [run(d, clock, fleet(True, down=30)) for _ in range(3)]  # 0, 60, 120 s
+    assert all(o.held for o in held)
+    assert set(states(d).values()) == {TargetState.UP}
+    out = run(d, clock, fleet(True, down=30))  # 180 s of mass change
+    assert not out.held
+    assert out.source_event is not None
+    assert out.source_event.new is SourceState.OK
+    assert "30 of 50 targets (60.0%) still failing after 180s" in out.source_event.reason
+    assert len(out.changes) == 30
+    assert d.decisions["mass_change_accepted"] == 1
+    # Accepted: the same outage is not held again while it lasts...
+    assert not run(d, clock, fleet(True, down=30)).held
+    run(d, clock, fleet(True))  # recovered
+    # ...but a new one is.
+    assert run(d, clock, fleet(True, down=30)).held
+
+
+def test_a_sweep_below_the_share_restarts_the_acceptance_clock(clock: FakeClock) -> None:
+    d = quick(clock, accept_after=2 * INTERVAL)
+    run(d, clock, fleet(True))
+    assert run(d, clock, fleet(True, down=30)).held
+    assert run(d, clock, fleet(True, down=30)).held
+    run(d, clock, fleet(True))
+    assert run(d, clock, fleet(True, down=30)).held
+    assert run(d, clock, fleet(True, down=30)).held
+    assert not run(d, clock, fleet(True, down=30)).held
+
+
+def test_without_accept_after_a_mass_change_is_held_for_as_long_as_it_lasts(
+    clock: FakeClock,
+) -> None:
+    d = quick(clock)
+    run(d, clock, fleet(True))
+    assert all(run(d, clock, fleet(True, down=30)).held for _ in range(100))
+    assert set(states(d).values()) == {TargetState.UP}

@@ -79,6 +79,9 @@ class MassChangeConfig(_Strict):
     enabled: bool = True
     max_share: float = Field(0.2, gt=0, le=1)
     min_targets: int = Field(20, ge=1)
+    # A mass change that lasts this many seconds is taken for a real outage
+    # and detection goes on; None holds the states for as long as it lasts.
+    accept_after: float | None = Field(None, gt=0)
 
 
 class ScheduleConfig(Selector):

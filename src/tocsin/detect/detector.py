@@ -151,6 +151,7 @@ class Detector:
                 "source_degraded",
                 "source_recovered",
                 "forgotten",
+                "mass_change_accepted",
             ),
             0,
         )
@@ -246,14 +247,30 @@ class Detector:
                     flips += 1
 
         mc = self.config.mass_change
-        if mc.enabled and src.targets >= mc.min_targets and flips > mc.max_share * src.targets:
+        mass = mc.enabled and src.targets >= mc.min_targets and flips > mc.max_share * src.targets
+        if not mass:
+            src.mass_since, src.mass_accepted = None, False
+        elif not src.mass_accepted:
+            share = f"{flips} of {src.targets} targets ({100.0 * flips / src.targets:.1f}%)"
+            since = src.mass_since = now if src.mass_since is None else src.mass_since
+            if mc.accept_after is None or now - since < mc.accept_after:
+                reason = (
+                    f"{share} would go down in one sweep (max {100.0 * mc.max_share:g}%); "
+                    "target states held"
+                )
+                out.source_event = self._set_source(
+                    src, SourceState.MASS_CHANGE, now, reason, flips
+                )
+                out.held = True
+                return out
+            # It outlasted accept_after: a real outage, not the source lying.
+            src.mass_accepted = True
+            self.decisions["mass_change_accepted"] += 1
             reason = (
-                f"{flips} of {src.targets} targets ({100.0 * flips / src.targets:.1f}%) would go "
-                f"down in one sweep (max {100.0 * mc.max_share:g}%); target states held"
+                f"{share} still failing after {now - since:g}s of mass change; "
+                "accepted as real, detection resumed"
             )
-            out.source_event = self._set_source(src, SourceState.MASS_CHANGE, now, reason, flips)
-            out.held = True
-            return out
+            out.source_event = self._set_source(src, SourceState.OK, now, reason, 0)
         if src.state is not SourceState.OK:
             out.source_event = self._set_source(
                 src, SourceState.OK, now, "healthy sweep; detection resumed", 0

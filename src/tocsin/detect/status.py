@@ -118,6 +118,10 @@ class SourceStatus:
     # Targets of this source its complete sweeps stopped listing, and since
     # when (not persisted: after a restart the count starts again).
     missing: dict[str, float] = field(default_factory=dict)
+    # When the running mass change began, and whether it was accepted as real
+    # (`mass_change.accept_after`); both reset by a sweep below the share.
+    mass_since: float | None = None
+    mass_accepted: bool = False
 
     @property
     def detail(self) -> dict[str, Any]:
