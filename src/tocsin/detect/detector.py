@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tocsin.clock import Clock
@@ -34,6 +34,7 @@ from tocsin.detect.labels import LabelInterner
 from tocsin.detect.status import FLAPPING, SUSPECT, ConfirmSpec, SourceStatus, TargetStatus
 from tocsin.detect.types import SourceState, TargetState
 from tocsin.sources.types import Observation, SweepResult
+from tocsin.storage.records import SourceLike, TargetLike
 
 UNKNOWN = TargetState.UNKNOWN
 UP = TargetState.UP
@@ -46,42 +47,6 @@ _UTC = ZoneInfo("UTC")
 
 #: (schedule, fixed zone or None, name of the label holding the zone or None)
 _Schedule = tuple[ScheduleConfig, ZoneInfo | None, str | None]
-
-
-class TargetRecord(Protocol):
-    """What `restore` reads: a TargetStatus, or a row loaded from storage."""
-
-    @property
-    def target_id(self) -> str: ...
-    @property
-    def source(self) -> str: ...
-    @property
-    def labels(self) -> Mapping[str, str]: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def since(self) -> float: ...
-    @property
-    def reason(self) -> str: ...
-    @property
-    def last_observed(self) -> float | None: ...
-    @property
-    def latency(self) -> float | None: ...
-    @property
-    def fields(self) -> Mapping[str, float]: ...
-    @property
-    def detail(self) -> Mapping[str, Any]: ...
-
-
-class SourceRecord(Protocol):
-    @property
-    def source(self) -> str: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def since(self) -> float: ...
-    @property
-    def reason(self) -> str: ...
 
 
 @dataclass(slots=True)
@@ -588,7 +553,7 @@ class Detector:
         return Snapshot(list(self._targets.values()), list(self._sources.values()))
 
     def restore(
-        self, targets: Iterable[TargetRecord], sources: Iterable[SourceRecord] = ()
+        self, targets: Iterable[TargetLike], sources: Iterable[SourceLike] = ()
     ) -> None:
         """Load saved state. Emits nothing: a restart must not re-alert."""
         for s in sources:
