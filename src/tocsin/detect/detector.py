@@ -552,9 +552,7 @@ class Detector:
     def export(self) -> Snapshot:
         return Snapshot(list(self._targets.values()), list(self._sources.values()))
 
-    def restore(
-        self, targets: Iterable[TargetLike], sources: Iterable[SourceLike] = ()
-    ) -> None:
+    def restore(self, targets: Iterable[TargetLike], sources: Iterable[SourceLike] = ()) -> None:
         """Load saved state. Emits nothing: a restart must not re-alert."""
         for s in sources:
             src = self._source(s.source, s.since)
