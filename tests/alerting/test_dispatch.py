@@ -402,3 +402,30 @@ async def test_alert_writes_wait_but_log_writes_commit_at_once(clock: FakeClock)
     assert rows("alerting_nflog") == 1  # a notification was sent: committed now
     assert rows("alerting_alerts") == 1
     await h.stop()
+
+
+async def test_intake_rows_round_trip_through_the_database(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    # Alert and history rows are built as tuples in column order: what is
+    # read back must be exactly what was put, field by field.
+    h = Harness(CFG, clock, db_path=tmp_path / "rows.db")
+    await h.start()
+    put = Alert(
+        labels={"alertname": "R", "zone": 'é"1', "empty": ""},
+        annotations={"summary": "s"},
+        starts_at=clock.now() - 5,
+        ends_at=clock.now() + 50,
+        generator_url="http://prom/graph",
+    )
+    await h.dispatcher.put([put, h.alert("T")])
+    want = {a.fingerprint: a for a in h.dispatcher.alerts}
+    got = {a.fingerprint: a for a in h.dispatcher.state.load_alerts()}
+    assert got == want
+    fp = fingerprint({"alertname": "R", "zone": 'é"1'})
+    (row,) = h.dispatcher.state.alert_history(fingerprint=fp)
+    stored = want[fp]
+    assert (row.old_state, row.new_state, row.at) == ("", "firing", clock.now())
+    assert (dict(row.labels), dict(row.annotations)) == (dict(stored.labels), {"summary": "s"})
+    assert (row.starts_at, row.ends_at) == (stored.starts_at, stored.ends_at)
+    await h.stop()

@@ -32,9 +32,10 @@ _BATCH = 1000
 _SQLITE_CACHE_KIB = 64 * 1024
 
 
-_Batch = tuple[
-    dict[str, dict[tuple[Any, ...], dict[str, Any] | None]], dict[str, list[dict[str, Any]]]
-]
+#: A buffered row: a dict by column name, or a tuple already in the order of
+#: the statement's columns with JSON encoded (built so on the hot paths).
+Row = dict[str, Any] | tuple[Any, ...]
+_Batch = tuple[dict[str, dict[tuple[Any, ...], Row | None]], dict[str, list[Row]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +103,10 @@ class AlertingState:
         self.store = store
         self.engine = store.engine
         self.on_dirty = on_dirty
-        self._keyed: dict[str, dict[tuple[Any, ...], dict[str, Any] | None]] = {
+        self._keyed: dict[str, dict[tuple[Any, ...], Row | None]] = {
             name: {} for name in self._KEYS
         }
-        self._appends: dict[str, list[dict[str, Any]]] = {
+        self._appends: dict[str, list[Row]] = {
             name: [] for name in ("history", "notifications", "attempts")
         }
         self._dirty = False
@@ -130,7 +131,7 @@ class AlertingState:
             buf[k] = None
         self._mark()
 
-    def _append(self, name: str, rows: Iterable[dict[str, Any]]) -> None:
+    def _append(self, name: str, rows: Iterable[Row]) -> None:
         self._appends[name].extend(rows)
         self._mark()
 
@@ -200,8 +201,8 @@ class AlertingState:
 
     def _write(
         self,
-        keyed: Mapping[str, Mapping[tuple[Any, ...], dict[str, Any] | None]],
-        appends: Mapping[str, list[dict[str, Any]]],
+        keyed: Mapping[str, Mapping[tuple[Any, ...], Row | None]],
+        appends: Mapping[str, list[Row]],
     ) -> None:
         with self.engine.begin() as conn:
             if self.engine.dialect.name == "sqlite":
@@ -228,22 +229,17 @@ class AlertingState:
                 self._executemany(conn, name, rows, upsert=False)
 
     def _executemany(
-        self, conn: Connection, name: str, rows: list[dict[str, Any]], *, upsert: bool
+        self, conn: Connection, name: str, rows: Sequence[Row], *, upsert: bool
     ) -> None:
         """Rows straight to the driver's executemany, JSON encoded here.
 
         SQLAlchemy's per-row parameter processing costs more than the
         database at these volumes (as in `Store._bulk`); the SQL is the same
-        on SQLite and PostgreSQL except for the placeholder.
+        on SQLite and PostgreSQL except for the placeholder. Rows built as
+        tuples already (alerts, history: see `_alert_row`) go as they are.
         """
         sql, columns, json_cols = self._sql(name, upsert)
-        data = [
-            tuple(
-                orjson.dumps(r[c]).decode() if c in json_cols else r[c]  # JSON as text
-                for c in columns
-            )
-            for r in rows
-        ]
+        data = [r if isinstance(r, tuple) else _as_tuple(r, columns, json_cols) for r in rows]
         for i in range(0, len(data), _BATCH):
             conn.exec_driver_sql(sql, data[i : i + _BATCH])
 
@@ -273,20 +269,27 @@ class AlertingState:
     # -- active alerts ------------------------------------------------------
 
     def save_alerts(self, alerts: Iterable[StoredAlert]) -> None:
-        rows = [
-            {
-                "fingerprint": a.fingerprint,
-                "labels": dict(a.labels),
-                "annotations": dict(a.annotations),
-                "starts_at": a.starts_at,
-                "ends_at": a.ends_at,
-                "generator_url": a.generator_url,
-                "updated_at": a.updated_at,
-                "timeout": a.timeout,
-            }
-            for a in alerts
-        ]
-        self._upsert_rows("alerts", rows)
+        buf = self._keyed["alerts"]
+        for a in alerts:
+            buf[(a.fingerprint,)] = _alert_row(a, _dumps(a.labels), _dumps(a.annotations))
+        self._mark()
+
+    def save_intake(
+        self, alerts: Sequence[StoredAlert], changes: Sequence[Change], at: float
+    ) -> None:
+        """`save_alerts(alerts)` then `append_changes(changes, at)`, encoding
+        each alert's labels and annotations once for both rows."""
+        encoded: dict[int, tuple[str, str]] = {}
+        buf = self._keyed["alerts"]
+        for a in alerts:
+            js = encoded[id(a)] = (_dumps(a.labels), _dumps(a.annotations))
+            buf[(a.fingerprint,)] = _alert_row(a, *js)
+        if changes:
+            self._appends["history"].extend(
+                _history_row(c, at, *(encoded.get(id(c.alert)) or _encode(c.alert)))
+                for c in changes
+            )
+        self._mark()
 
     def delete_alerts(self, fps: Sequence[str]) -> None:
         if fps:
@@ -411,19 +414,7 @@ class AlertingState:
     # -- history ------------------------------------------------------------
 
     def append_changes(self, changes: Iterable[Change], at: float) -> None:
-        rows = [
-            {
-                "fingerprint": c.alert.fingerprint,
-                "at": at if c.at is None else c.at,
-                "old_state": c.old_state,
-                "new_state": c.new_state,
-                "labels": dict(c.alert.labels),
-                "annotations": dict(c.alert.annotations),
-                "starts_at": c.alert.starts_at,
-                "ends_at": c.alert.ends_at,
-            }
-            for c in changes
-        ]
+        rows = [_history_row(c, at, *_encode(c.alert)) for c in changes]
         if rows:
             self._append("history", rows)
 
@@ -527,6 +518,51 @@ class AlertingState:
             q = q.where(table.c.receiver == receiver)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings().all()]
+
+
+def _as_tuple(row: Mapping[str, Any], columns: Sequence[str], json_cols: frozenset[str]) -> Row:
+    return tuple(
+        orjson.dumps(row[c]).decode() if c in json_cols else row[c]  # JSON as text
+        for c in columns
+    )
+
+
+def _dumps(value: Mapping[str, str]) -> str:
+    # `default`: a Mapping that is not a dict is encoded as one.
+    return orjson.dumps(value, default=dict).decode()
+
+
+def _encode(a: StoredAlert) -> tuple[str, str]:
+    return _dumps(a.labels), _dumps(a.annotations)
+
+
+def _alert_row(a: StoredAlert, labels: str, annotations: str) -> tuple[Any, ...]:
+    """A row of `alerting_alerts`, in the order of `_sql("alerts", True)`'s columns."""
+    return (
+        a.fingerprint,
+        labels,
+        annotations,
+        a.starts_at,
+        a.ends_at,
+        a.generator_url,
+        a.updated_at,
+        a.timeout,
+    )
+
+
+def _history_row(c: Change, at: float, labels: str, annotations: str) -> tuple[Any, ...]:
+    """A row of the alert history, in the order of `_sql("history", False)`'s columns."""
+    a = c.alert
+    return (
+        a.fingerprint,
+        at if c.at is None else c.at,
+        c.old_state,
+        c.new_state,
+        labels,
+        annotations,
+        a.starts_at,
+        a.ends_at,
+    )
 
 
 class HistoryAttemptSink:

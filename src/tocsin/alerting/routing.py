@@ -23,6 +23,10 @@ DEFAULT_GROUP_WAIT = 30.0
 DEFAULT_GROUP_INTERVAL = 300.0
 DEFAULT_REPEAT_INTERVAL = 4 * 3600.0
 
+#: Entries per route in the caches of group keys and of match results; a
+#: full cache is emptied (a label of very high cardinality makes them miss).
+CACHE_SIZE = 65_536
+
 
 @dataclass(eq=False)
 class Route:
@@ -45,6 +49,18 @@ class Route:
     _checks: list[tuple[str, int, Any]] = field(default_factory=list, init=False, repr=False)
     _key: str = field(default="", init=False, repr=False)
     _index: _ChildIndex | None = field(default=None, init=False, repr=False)
+    # Group keys by the values of the group_by labels (sorted by name; None
+    # for a missing label): most alerts share their group with others.
+    _group_names: tuple[str, ...] = field(default=(), init=False, repr=False)
+    _group_keys: dict[tuple[str | None, ...], str] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    # Match results by the values of every label a matcher of this subtree
+    # looks at: matching depends on nothing else, so equal values match alike.
+    _looked_at: tuple[str, ...] | None = field(default=None, init=False, repr=False)
+    _matched: dict[tuple[str, ...], list[Route]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         # Matching is the hot path (every alert, every route on its way):
@@ -57,6 +73,7 @@ class Route:
                 self._checks.append((m.name, 1, m.value))
             else:
                 self._checks.append((m.name, 2, m.matches))
+        self._group_names = tuple(sorted(self.group_by))
 
     def matches_self(self, labels: Mapping[str, str]) -> bool:
         get = labels.get
@@ -74,12 +91,25 @@ class Route:
 
     def match(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes an alert with `labels` ends up in, in Alertmanager's order."""
+        names = self._looked_at
+        if names is None:
+            looked_at = {m.name for r in self.walk() for m in r.matchers}
+            names = self._looked_at = tuple(sorted(looked_at))
+        values = tuple([labels.get(n, "") for n in names])
+        found = self._matched.get(values)
+        if found is None:
+            if len(self._matched) >= CACHE_SIZE:
+                self._matched.clear()
+            found = self._matched[values] = self._match(labels)
+        return list(found)
+
+    def _match(self, labels: Mapping[str, str]) -> list[Route]:
         if not self.matches_self(labels):
             return []
         found: list[Route] = []
         children = self._index.candidates(labels) if self._index else self.routes
         for child in children:
-            got = child.match(labels)
+            got = child._match(labels)
             found.extend(got)
             if got and not child.continue_:
                 break
@@ -111,7 +141,16 @@ class Route:
 
     def group_key(self, labels: Mapping[str, str]) -> str:
         """Alertmanager's aggregation group key: route key + group labels."""
-        return f"{self.key()}:{format_label_set(self.group_labels(labels))}"
+        if self.group_by_all:
+            return f"{self.key()}:{format_label_set(labels)}"
+        values = tuple([labels.get(n) for n in self._group_names])
+        key = self._group_keys.get(values)
+        if key is None:
+            if len(self._group_keys) >= CACHE_SIZE:
+                self._group_keys.clear()
+            key = f"{self.key()}:{format_label_set(self.group_labels(labels))}"
+            self._group_keys[values] = key
+        return key
 
     def walk(self) -> list[Route]:
         """This route and all below it, depth first in config order."""
