@@ -396,9 +396,10 @@ class Dispatcher:
         seen = self._alert_groups.get(fp)
         if seen is None:
             seen = self._alert_groups[fp] = set()
-        for route in self.tree.match(labels):
+        groups = self.groups
+        for route in self.tree.matching(labels):
             key = route.group_key(labels)
-            g = self.groups.get(key)
+            g = groups.get(key)
             if g is None:
                 g = self._new_group(key, route, alert, now)
                 created.append(g)

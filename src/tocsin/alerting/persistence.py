@@ -271,7 +271,7 @@ class AlertingState:
     def save_alerts(self, alerts: Iterable[StoredAlert]) -> None:
         buf = self._keyed["alerts"]
         for a in alerts:
-            buf[(a.fingerprint,)] = _alert_row(a, _dumps(a.labels), _dumps(a.annotations))
+            buf[(a.fingerprint,)] = _alert_row(a, *_encode(a))
         self._mark()
 
     def save_intake(
@@ -282,12 +282,14 @@ class AlertingState:
         encoded: dict[int, tuple[str, str]] = {}
         buf = self._keyed["alerts"]
         for a in alerts:
-            js = encoded[id(a)] = (_dumps(a.labels), _dumps(a.annotations))
+            js = encoded[id(a)] = _encode(a)
             buf[(a.fingerprint,)] = _alert_row(a, *js)
         if changes:
             self._appends["history"].extend(
-                _history_row(c, at, *(encoded.get(id(c.alert)) or _encode(c.alert)))
-                for c in changes
+                [
+                    _history_row(c, at, *(encoded.get(id(c.alert)) or _encode(c.alert)))
+                    for c in changes
+                ]
             )
         self._mark()
 
@@ -527,13 +529,16 @@ def _as_tuple(row: Mapping[str, Any], columns: Sequence[str], json_cols: frozens
     )
 
 
-def _dumps(value: Mapping[str, str]) -> str:
-    # `default`: a Mapping that is not a dict is encoded as one.
-    return orjson.dumps(value, default=dict).decode()
-
-
 def _encode(a: StoredAlert) -> tuple[str, str]:
-    return _dumps(a.labels), _dumps(a.annotations)
+    """The labels and annotations as JSON text (`default`: a Mapping that is
+    not a dict is encoded as one)."""
+    return (
+        _orjson_dumps(a.labels, default=dict).decode(),
+        _orjson_dumps(a.annotations, default=dict).decode(),
+    )
+
+
+_orjson_dumps = orjson.dumps
 
 
 def _alert_row(a: StoredAlert, labels: str, annotations: str) -> tuple[Any, ...]:

@@ -58,7 +58,7 @@ class Route:
     # Match results by the values of every label a matcher of this subtree
     # looks at: matching depends on nothing else, so equal values match alike.
     _looked_at: tuple[str, ...] | None = field(default=None, init=False, repr=False)
-    _matched: dict[tuple[str, ...], list[Route]] = field(
+    _matched: dict[tuple[str, ...], tuple[Route, ...]] = field(
         default_factory=dict, init=False, repr=False
     )
 
@@ -91,6 +91,10 @@ class Route:
 
     def match(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes an alert with `labels` ends up in, in Alertmanager's order."""
+        return list(self.matching(labels))
+
+    def matching(self, labels: Mapping[str, str]) -> tuple[Route, ...]:
+        """`match`, as a tuple shared by equal label values (the intake's path)."""
         names = self._looked_at
         if names is None:
             looked_at = {m.name for r in self.walk() for m in r.matchers}
@@ -100,8 +104,8 @@ class Route:
         if found is None:
             if len(self._matched) >= CACHE_SIZE:
                 self._matched.clear()
-            found = self._matched[values] = self._match(labels)
-        return list(found)
+            found = self._matched[values] = tuple(self._match(labels))
+        return found
 
     def _match(self, labels: Mapping[str, str]) -> list[Route]:
         if not self.matches_self(labels):

@@ -258,15 +258,18 @@ class ActiveAlerts:
         """Store `alert`, merging with a known version; the changes of state it
         makes (a resolution by timeout noticed only now comes first)."""
         old = self._by_fp.get(alert.fingerprint)
-        if old is not None and overlaps(old, alert):
+        if old is None:  # the common case, first
+            self._by_fp[alert.fingerprint] = alert
+            return alert, [Change(alert, "", "resolved" if alert.ends_at <= now else "firing")]
+        if overlaps(old, alert):
             alert = merge(old, alert, now)
         self._by_fp[alert.fingerprint] = alert
         new_state = "resolved" if alert.resolved(now) else "firing"
-        old_state = "" if old is None else ("resolved" if old.resolved(now) else "firing")
+        old_state = "resolved" if old.resolved(now) else "firing"
         if old_state == new_state:
             return alert, []
         changes = []
-        if old is not None and old_state == "resolved" and old.timeout:
+        if old_state == "resolved" and old.timeout:
             changes.append(timeout_resolution(old))
         changes.append(Change(alert, old_state, new_state))
         return alert, changes

@@ -16,14 +16,15 @@ import platform
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import orjson
 import yaml
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 
 from tocsin import __version__
 from tocsin.alerting.dispatcher import AlertsRejected, Dispatcher
@@ -60,13 +61,26 @@ def parse_time(value: Any, field: str) -> float | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"{field} must be an RFC 3339 string")
-    text = _FRACTION.sub(r"\1", value.strip())
     try:
-        dt = datetime.fromisoformat(text.replace("z", "Z"))
+        return _timestamp(value)
+    except _NoTimeZone:
+        raise ValueError(f"{field}: time {value!r} has no time zone") from None
     except ValueError:
         raise ValueError(f"{field}: invalid RFC 3339 time {value!r}") from None
+
+
+class _NoTimeZone(ValueError):
+    pass
+
+
+# Prometheus sends every alert of one evaluation with the same `endsAt` (and
+# often the same `startsAt`): parse each text once.
+@functools.lru_cache(maxsize=4096)
+def _timestamp(value: str) -> float | None:
+    text = _FRACTION.sub(r"\1", value.strip())
+    dt = datetime.fromisoformat(text.replace("z", "Z"))
     if dt.tzinfo is None:
-        raise ValueError(f"{field}: time {value!r} has no time zone")
+        raise _NoTimeZone
     if dt.year == _ZERO_YEAR:
         return None
     return dt.timestamp()
@@ -114,25 +128,32 @@ def _post_alert(item: Any, i: int) -> Alert:
     if not isinstance(item, dict):
         raise ValueError(f"alerts[{i}]: must be an object")
     labels = item.get("labels")
-    if not isinstance(labels, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
-    ):
+    if not isinstance(labels, dict) or not _strings(labels):
         raise ValueError(f"alerts[{i}].labels: must be an object of strings")
     annotations = item.get("annotations") or {}
-    if not isinstance(annotations, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()
-    ):
+    if not isinstance(annotations, dict) or not _strings(annotations):
         raise ValueError(f"alerts[{i}].annotations: must be an object of strings")
     url = item.get("generatorURL") or ""
     if not isinstance(url, str):
         raise ValueError(f"alerts[{i}].generatorURL: must be a string")
+    # The field names are formatted only for a time that is there.
+    starts = item.get("startsAt")
+    ends = item.get("endsAt")
     return Alert(
-        labels=labels,
-        annotations=annotations,
-        starts_at=parse_time(item.get("startsAt"), f"alerts[{i}].startsAt"),
-        ends_at=parse_time(item.get("endsAt"), f"alerts[{i}].endsAt"),
-        generator_url=url,
+        labels,
+        annotations,
+        None if starts is None else parse_time(starts, f"alerts[{i}].startsAt"),
+        None if ends is None else parse_time(ends, f"alerts[{i}].endsAt"),
+        url,
     )
+
+
+_STR = frozenset({str})
+
+
+def _strings(d: dict[Any, Any]) -> bool:
+    """Are all keys and values strings? (JSON keys always are.)"""
+    return _STR.issuperset(map(type, d.values())) and _STR.issuperset(map(type, d))
 
 
 def silence_json(s: Silence, now: float) -> dict[str, Any]:
@@ -254,7 +275,6 @@ def make_router(
             out.sort(key=lambda j: str(j["fingerprint"]))
             return _json(out)
 
-    @router.post("/api/v2/alerts")
     async def post_alerts(request: Request) -> Response:
         try:
             body = orjson.loads(await request.body())
@@ -276,6 +296,10 @@ def make_router(
         if errors:
             return _error("; ".join(errors))
         return Response(status_code=200)
+
+    router.add_api_route(
+        "/api/v2/alerts", post_alerts, methods=["POST"], route_class_override=_DirectRoute
+    )
 
     @router.get("/api/v2/alerts/groups")
     async def get_groups(
@@ -508,6 +532,15 @@ def make_router(
         return _json(rows)
 
     return router
+
+
+class _DirectRoute(APIRoute):
+    """A route whose endpoint takes the Request and makes the Response itself:
+    listed in the OpenAPI document like the others, but called without
+    FastAPI's per-request parameter solving (the hot POST of alerts)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        return cast(Callable[[Request], Coroutine[Any, Any, Response]], self.endpoint)
 
 
 @contextlib.contextmanager
