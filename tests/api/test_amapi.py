@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +78,19 @@ def test_time_format_round_trips() -> None:
         parse_time("yesterday", "startsAt")
 
 
+def test_parsed_times_are_remembered_and_errors_name_their_field() -> None:
+    text = "2023-11-14T22:13:20.5+01:00"
+    assert parse_time(text, "a") == parse_time(text, "b") == 1699996400.5
+    for field in ("alerts[0].endsAt", "alerts[7].startsAt"):  # the same bad text twice
+        with pytest.raises(ValueError, match=re.escape(f"{field}: invalid RFC 3339")):
+            parse_time("2023-13-01T00:00:00Z", field)
+
+
+def test_post_alerts_is_in_the_openapi_document(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"get", "post"} <= set(paths["/api/v2/alerts"])
+
+
 def test_post_and_list_alerts(client: TestClient, clock: FakeClock) -> None:
     now = clock.now()
     assert _post(client, {"labels": {"alertname": "A", "venue": "v1"}}) == 200
@@ -124,6 +138,11 @@ def test_post_and_list_alerts(client: TestClient, clock: FakeClock) -> None:
         ([{"labels": {}}], "at least one label pair required"),
         ([{"labels": {"a": "1"}, "startsAt": "soon"}], "invalid RFC 3339"),
         ([{"labels": {"a": 1}}], "labels: must be an object of strings"),
+        ([{"labels": {"a": "1"}, "annotations": {"s": None}}], "annotations: must be an object"),
+        ([{"labels": {"a": "1"}, "generatorURL": 5}], "alerts[0].generatorURL: must be a string"),
+        ([{"labels": {"a": "1"}}, "x"], "alerts[1]: must be an object"),
+        ([{"labels": {"a": "1"}, "endsAt": 5}], "alerts[0].endsAt must be an RFC 3339 string"),
+        ([{"labels": {"a": "1"}, "startsAt": "2023-01-01T00:00:00"}], "has no time zone"),
         (
             [
                 {
