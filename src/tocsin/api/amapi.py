@@ -27,7 +27,7 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
 from tocsin import __version__
-from tocsin.alerting.dispatcher import AlertsRejected, Dispatcher
+from tocsin.alerting.dispatcher import AlertsRejected, AlertStatus, Dispatcher
 from tocsin.alerting.matchers import (
     MatcherError,
     matcher_from_api,
@@ -36,6 +36,7 @@ from tocsin.alerting.matchers import (
     parse_matchers,
 )
 from tocsin.alerting.model import Alert
+from tocsin.alerting.routing import Route
 from tocsin.alerting.silences import Silence, SilenceError, SilenceState
 from tocsin.alerting.store import StoredAlert
 from tocsin.tsdb.types import LabelMatcher
@@ -44,6 +45,8 @@ _ZERO_YEAR = 1  # Go's zero time.Time marshals as 0001-01-01T00:00:00Z
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
+# Alerts put together share their times: a listing formats each one once.
+@functools.lru_cache(maxsize=65536)
 def format_time(t: float) -> str:
     """RFC 3339 in UTC with milliseconds, as Alertmanager prints times."""
     ms = round(t * 1000)
@@ -204,29 +207,45 @@ def make_router(
     def alert_json(a: StoredAlert, t: float, muted_by: Sequence[str] = ()) -> dict[str, Any]:
         cached = static.get(a.fingerprint)
         if cached is None or cached[0] != a.updated_at or cached[1] != d.generation:
-            routes = d.tree.match(a.labels)
-            base = {
-                "labels": dict(a.labels),
-                "annotations": dict(a.annotations),
-                "startsAt": format_time(a.starts_at),
-                "endsAt": format_time(a.ends_at),
-                "updatedAt": format_time(a.updated_at),
-                "generatorURL": a.generator_url,
-                "fingerprint": a.fingerprint,
-                "receivers": [{"name": r.receiver} for r in routes],
-            }
             if len(static) > 2 * len(d.alerts) + 1000:
                 static.clear()  # forget alerts that are gone
-            cached = static[a.fingerprint] = (a.updated_at, d.generation, base)
-        st = d.alert_status(a, t, muted_by)
-        return {
-            **cached[2],
-            "status": {
+            cached = static[a.fingerprint] = (a.updated_at, d.generation, static_json(a))
+        return {**cached[2], "status": status_json(d.alert_status(a, t, muted_by))}
+
+    # JSON parts many alerts share: receiver lists by route match (a reload
+    # makes new routes, so new keys) and status objects by status.
+    receivers: dict[tuple[Route, ...], list[dict[str, str]]] = {}
+    statuses: dict[AlertStatus, dict[str, Any]] = {}
+
+    def status_json(st: AlertStatus) -> dict[str, Any]:
+        found = statuses.get(st)
+        if found is None:
+            if len(statuses) > 10_000:
+                statuses.clear()
+            found = statuses[st] = {
                 "state": st.state,
                 "silencedBy": list(st.silenced_by),
                 "inhibitedBy": list(st.inhibited_by),
                 "mutedBy": list(st.muted_by),
-            },
+            }
+        return found
+
+    def static_json(a: StoredAlert) -> dict[str, Any]:
+        routes = d.tree.matching(a.labels)
+        names = receivers.get(routes)
+        if names is None:
+            if len(receivers) > 10_000:
+                receivers.clear()
+            names = receivers[routes] = [{"name": r.receiver} for r in routes]
+        return {
+            "labels": dict(a.labels),
+            "annotations": dict(a.annotations),
+            "startsAt": format_time(a.starts_at),
+            "endsAt": format_time(a.ends_at),
+            "updatedAt": format_time(a.updated_at),
+            "generatorURL": a.generator_url,
+            "fingerprint": a.fingerprint,
+            "receivers": names,
         }
 
     def selected(
@@ -273,7 +292,9 @@ def make_router(
         with _no_gc():
             out = [j for a in d.alerts if (j := selected(a, t, matchers, flags, rx)) is not None]
             out.sort(key=lambda j: str(j["fingerprint"]))
-            return _json(out)
+            body = orjson.dumps(out)
+            del out  # see _no_gc
+        return Response(body, media_type="application/json")
 
     async def post_alerts(request: Request) -> Response:
         try:
@@ -341,7 +362,9 @@ def make_router(
                         }
                     )
             out.sort(key=lambda g: (sorted(g["labels"].items()), g["receiver"]["name"]))
-            return _json(out)
+            body = orjson.dumps(out)
+            del out  # see _no_gc
+        return Response(body, media_type="application/json")
 
     @router.get("/api/v2/silences")
     async def get_silences(
@@ -550,6 +573,9 @@ def _no_gc() -> Iterator[None]:
     Rendering 100,000 alerts allocates a few hundred thousand small acyclic
     objects; each allocation burst would trigger full collections that walk
     every live object of the process, which costs more than the rendering.
+    Drop the rendered objects before the block ends: the first allocation
+    after it would otherwise start a collection that walks them all (the
+    collector counts objects freed meanwhile off again).
     """
     enabled = gc.isenabled()
     gc.disable()
