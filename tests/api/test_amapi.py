@@ -4,6 +4,7 @@ real `amtool` against it served by uvicorn."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from tests.support import free_port, need_program, serve_app
 from tocsin.alerting.config import parse_alertmanager_config
 from tocsin.alerting.dispatcher import Dispatcher
 from tocsin.alerting.store import fingerprint
+from tocsin.api import amapi
 from tocsin.api.amapi import format_time, make_router, parse_time
 from tocsin.clock import FakeClock, SystemClock
 
@@ -89,6 +91,25 @@ def test_parsed_times_are_remembered_and_errors_name_their_field() -> None:
 def test_post_alerts_is_in_the_openapi_document(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"get", "post"} <= set(paths["/api/v2/alerts"])
+
+
+def test_listing_frees_what_it_rendered_before_the_collector_is_back(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Re-enabled with the rendered alerts still alive, the collector would
+    # walk them all at its next allocation.
+    n = 5000
+    body = [{"labels": {"alertname": "A", "i": str(i)}} for i in range(n)]
+    assert client.post("/api/v2/alerts", json=body).status_code == 200
+    assert len(client.get("/api/v2/alerts").json()) == n  # renders the static parts
+    pending: list[int] = []
+    monkeypatch.setattr(amapi.gc, "enable", lambda: pending.append(gc.get_count()[0]))
+    try:
+        assert len(client.get("/api/v2/alerts").json()) == n
+    finally:
+        gc.enable()
+    assert len(pending) == 1
+    assert pending[0] < n // 2
 
 
 def test_post_and_list_alerts(client: TestClient, clock: FakeClock) -> None:
