@@ -108,8 +108,8 @@ def test_listing_frees_what_it_rendered_before_the_collector_is_back(
         assert len(client.get("/api/v2/alerts").json()) == n
     finally:
         gc.enable()
-    assert len(pending) == 1
-    assert pending[0] < n // 2
+    assert pending  # the listing turned the collector back on
+    assert max(pending) < n // 2
 
 
 def test_post_and_list_alerts(client: TestClient, clock: FakeClock) -> None:
