@@ -11,7 +11,7 @@ are per route.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,14 +51,18 @@ class Route:
     _index: _ChildIndex | None = field(default=None, init=False, repr=False)
     # Group keys by the values of the group_by labels (sorted by name; None
     # for a missing label): most alerts share their group with others.
-    _group_names: tuple[str, ...] = field(default=(), init=False, repr=False)
+    _group_values: Callable[[Mapping[str, str]], tuple[str | None, ...]] = field(
+        init=False, repr=False
+    )
     _group_keys: dict[tuple[str | None, ...], str] = field(
         default_factory=dict, init=False, repr=False
     )
     # Match results by the values of every label a matcher of this subtree
     # looks at: matching depends on nothing else, so equal values match alike.
-    _looked_at: tuple[str, ...] | None = field(default=None, init=False, repr=False)
-    _matched: dict[tuple[str, ...], tuple[Route, ...]] = field(
+    _looked_at: Callable[[Mapping[str, str]], tuple[str | None, ...]] | None = field(
+        default=None, init=False, repr=False
+    )
+    _matched: dict[tuple[str | None, ...], tuple[Route, ...]] = field(
         default_factory=dict, init=False, repr=False
     )
 
@@ -73,7 +77,7 @@ class Route:
                 self._checks.append((m.name, 1, m.value))
             else:
                 self._checks.append((m.name, 2, m.matches))
-        self._group_names = tuple(sorted(self.group_by))
+        self._group_values = _values_of(tuple(sorted(self.group_by)), None)
 
     def matches_self(self, labels: Mapping[str, str]) -> bool:
         get = labels.get
@@ -95,11 +99,11 @@ class Route:
 
     def matching(self, labels: Mapping[str, str]) -> tuple[Route, ...]:
         """`match`, as a tuple shared by equal label values (the intake's path)."""
-        names = self._looked_at
-        if names is None:
-            looked_at = {m.name for r in self.walk() for m in r.matchers}
-            names = self._looked_at = tuple(sorted(looked_at))
-        values = tuple([labels.get(n, "") for n in names])
+        looked_at = self._looked_at
+        if looked_at is None:
+            names = {m.name for r in self.walk() for m in r.matchers}
+            looked_at = self._looked_at = _values_of(tuple(sorted(names)), "")
+        values = looked_at(labels)
         found = self._matched.get(values)
         if found is None:
             if len(self._matched) >= CACHE_SIZE:
@@ -147,7 +151,7 @@ class Route:
         """Alertmanager's aggregation group key: route key + group labels."""
         if self.group_by_all:
             return f"{self.key()}:{format_label_set(labels)}"
-        values = tuple([labels.get(n) for n in self._group_names])
+        values = self._group_values(labels)
         key = self._group_keys.get(values)
         if key is None:
             if len(self._group_keys) >= CACHE_SIZE:
@@ -162,6 +166,23 @@ class Route:
         for child in self.routes:
             out.extend(child.walk())
         return out
+
+
+def _values_of(
+    names: tuple[str, ...], missing: str | None
+) -> Callable[[Mapping[str, str]], tuple[str | None, ...]]:
+    """A function giving the values of the labels `names` (`missing` for an
+    absent one), the key of the caches above. Spelled out for up to two names
+    (most trees and group_by lists): a comprehension costs three times as much."""
+    if not names:
+        return lambda labels: ()
+    if len(names) == 1:
+        (a,) = names
+        return lambda labels: (labels.get(a, missing),)
+    if len(names) == 2:
+        a, b = names
+        return lambda labels: (labels.get(a, missing), labels.get(b, missing))
+    return lambda labels: tuple([labels.get(n, missing) for n in names])
 
 
 class _ChildIndex:
