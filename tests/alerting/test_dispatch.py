@@ -10,7 +10,7 @@ import pytest
 
 from tests.alerting.acceptance.harness import Harness
 from tocsin.alerting.config import parse_alertmanager_config
-from tocsin.alerting.dispatcher import AlertsRejected
+from tocsin.alerting.dispatcher import AlertsRejected, AlertStatus
 from tocsin.alerting.extensions import AlertingExtensions
 from tocsin.alerting.model import Alert
 from tocsin.alerting.store import fingerprint
@@ -429,3 +429,23 @@ async def test_intake_rows_round_trip_through_the_database(
     assert (dict(row.labels), dict(row.annotations)) == (dict(stored.labels), {"summary": "s"})
     assert (row.starts_at, row.ends_at) == (stored.starts_at, stored.ends_at)
     await h.stop()
+
+
+async def test_alert_status_active_unprocessed_and_suppressed(clock: FakeClock) -> None:
+    from tocsin.alerting.dispatcher import Dispatcher
+    from tocsin.alerting.matchers import parse_matchers
+    from tocsin.alerting.store import accept
+
+    d = Dispatcher(parse_alertmanager_config(CFG), None, clock)
+    now = clock.now()
+    await d.put([Alert(labels={"alertname": "A"}), Alert(labels={"alertname": "S"})])
+    # Known but in no group (yet): what Alertmanager calls unprocessed.
+    loose, _ = d.alerts.upsert(accept(Alert(labels={"alertname": "U"}), now, 300.0), now)
+    sid = d.silences.add(parse_matchers('alertname="S"'), now + 600).id
+    by_name = {a.labels["alertname"]: d.alert_status(a, now) for a in d.alerts}
+    assert by_name["A"] == AlertStatus("active", (), (), ())
+    assert by_name["U"] == AlertStatus("unprocessed", (), (), ())
+    assert by_name["S"] == AlertStatus("suppressed", (sid,), (), ())
+    assert d.alert_status(loose, now, muted_by=["nights"]) == AlertStatus(
+        "suppressed", (), (), ("nights",)
+    )

@@ -97,6 +97,10 @@ class AlertStatus:
     muted_by: tuple[str, ...]
 
 
+_ACTIVE = AlertStatus("active", (), (), ())
+_UNPROCESSED = AlertStatus("unprocessed", (), (), ())
+
+
 class Dispatcher:
     """Alertmanager's dispatcher and notification pipeline, with tocsin's extras."""
 
@@ -674,11 +678,11 @@ class Dispatcher:
         self._refresh_inhibitor(now)
         silenced = tuple(self.silences.is_silenced(alert.labels, now)) if len(self.silences) else ()
         sources = self.inhibitor.inhibiting_sources(alert.labels) if self.inhibitor.rules else []
-        inhibited = tuple(sorted({fingerprint(src) for src in sources}))
-        state = "suppressed" if (silenced or inhibited or muted_by) else "active"
-        if state == "active" and alert.fingerprint not in self._alert_groups:
-            state = "unprocessed"
-        return AlertStatus(state, silenced, inhibited, tuple(muted_by))
+        inhibited = tuple(sorted({fingerprint(src) for src in sources})) if sources else ()
+        if not (silenced or inhibited or muted_by):
+            # The usual answers, shared: a listing asks for every alert.
+            return _ACTIVE if alert.fingerprint in self._alert_groups else _UNPROCESSED
+        return AlertStatus("suppressed", silenced, inhibited, tuple(muted_by))
 
     def group_muted_by(self, g: AggregationGroup, now: float) -> list[str]:
         """The time intervals muting group `g` now: active mute intervals, or

@@ -207,8 +207,6 @@ def make_router(
     def alert_json(a: StoredAlert, t: float, muted_by: Sequence[str] = ()) -> dict[str, Any]:
         cached = static.get(a.fingerprint)
         if cached is None or cached[0] != a.updated_at or cached[1] != d.generation:
-            if len(static) > 2 * len(d.alerts) + 1000:
-                static.clear()  # forget alerts that are gone
             cached = static[a.fingerprint] = (a.updated_at, d.generation, static_json(a))
         return {**cached[2], "status": status_json(d.alert_status(a, t, muted_by))}
 
@@ -247,6 +245,11 @@ def make_router(
             "fingerprint": a.fingerprint,
             "receivers": names,
         }
+
+    def forget_gone() -> None:
+        """Called before a listing: forget the JSON of alerts that are gone."""
+        if len(static) > 2 * len(d.alerts) + 1000:
+            static.clear()
 
     def selected(
         a: StoredAlert,
@@ -289,6 +292,7 @@ def make_router(
         except ValueError as exc:
             return _error(str(exc))
         t = now()
+        forget_gone()
         with _no_gc():
             out = [j for a in d.alerts if (j := selected(a, t, matchers, flags, rx)) is not None]
             out.sort(key=lambda j: str(j["fingerprint"]))
@@ -336,6 +340,7 @@ def make_router(
         except ValueError as exc:
             return _error(str(exc))
         t = now()
+        forget_gone()
         out: list[dict[str, Any]] = []
         with _no_gc():
             for g in d.groups.values():
