@@ -449,3 +449,24 @@ async def test_alert_status_active_unprocessed_and_suppressed(clock: FakeClock) 
     assert d.alert_status(loose, now, muted_by=["nights"]) == AlertStatus(
         "suppressed", (), (), ("nights",)
     )
+
+
+def test_many_rows_per_statement_keep_order_and_upsert(tmp_path: Path) -> None:
+    from tocsin.alerting.persistence import AlertingState
+    from tocsin.alerting.store import Change, accept
+
+    store = Store(f"sqlite:///{tmp_path / 'many.db'}")
+    store.migrate()
+    state = AlertingState(store)
+    # More rows than one statement takes, and not a multiple of it.
+    alerts = [accept(Alert(labels={"n": str(i)}), float(i), 300.0) for i in range(1000)]
+    state.save_intake(alerts, [Change(a, "", "firing") for a in alerts], 5.0)
+    state.commit()
+    renewed = [accept(Alert(labels={"n": str(i)}), 7.0, 300.0) for i in range(0, 1000, 3)]
+    state.save_alerts(renewed)
+    state.commit()
+    loaded = {a.labels["n"]: a.updated_at for a in state.load_alerts()}
+    assert loaded == {str(i): 7.0 if i % 3 == 0 else float(i) for i in range(1000)}
+    newest_first = [r.labels["n"] for r in state.alert_history(limit=10_000)]
+    assert newest_first == [str(i) for i in reversed(range(1000))]
+    store.close()

@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -29,6 +30,8 @@ from tocsin.storage.types import JSONText
 
 _KV = "alerting"
 _BATCH = 1000
+# Parameters per statement on SQLite: under the 999 of SQLite before 3.32.
+_SQLITE_VARIABLES = 990
 _SQLITE_CACHE_KIB = 64 * 1024
 
 
@@ -237,14 +240,26 @@ class AlertingState:
         database at these volumes (as in `Store._bulk`); the SQL is the same
         on SQLite and PostgreSQL except for the placeholder. Rows built as
         tuples already (alerts, history: see `_alert_row`) go as they are.
+        On SQLite, rows go many to a statement (`VALUES (...), (...)`): a
+        statement step per row costs about a third more than the row's
+        insert itself. Rows keep their order (history ids follow it).
         """
         sql, columns, json_cols = self._sql(name, upsert)
         data = [r if isinstance(r, tuple) else _as_tuple(r, columns, json_cols) for r in rows]
-        for i in range(0, len(data), _BATCH):
+        per = _SQLITE_VARIABLES // len(columns) if self.engine.dialect.name == "sqlite" else 1
+        whole = len(data) - len(data) % per if per > 1 else 0
+        if whole:
+            many, _, _ = self._sql(name, upsert, per)
+            flat = [tuple(chain.from_iterable(data[i : i + per])) for i in range(0, whole, per)]
+            for i in range(0, len(flat), _BATCH):
+                conn.exec_driver_sql(many, flat[i : i + _BATCH])
+        for i in range(whole, len(data), _BATCH):
             conn.exec_driver_sql(sql, data[i : i + _BATCH])
 
-    def _sql(self, name: str, upsert: bool) -> tuple[str, list[str], frozenset[str]]:
-        key = f"{name}:{upsert}"
+    def _sql(self, name: str, upsert: bool, rows: int = 1) -> tuple[str, list[str], frozenset[str]]:
+        """The INSERT (or upsert) of `rows` rows into table `name`, its columns
+        in parameter order and which of them hold JSON."""
+        key = f"{name}:{upsert}:{rows}"
         found = self._stmts.get(key)
         if found is None:
             table = T[name]
@@ -255,9 +270,10 @@ class AlertingState:
                 columns = [c for c in columns if c != "id"]
             json_cols = frozenset(c.name for c in table.columns if isinstance(c.type, JSONText))
             mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+            values = f"({', '.join([mark] * len(columns))})"
             sql = (
                 f"INSERT INTO {table.name} ({', '.join(columns)}) "
-                f"VALUES ({', '.join([mark] * len(columns))})"
+                f"VALUES {', '.join([values] * rows)}"
             )
             if upsert:
                 keys = self._KEYS[name]
