@@ -10,7 +10,7 @@ import pytest
 
 from tests.alerting.acceptance.harness import Harness
 from tocsin.alerting.config import parse_alertmanager_config
-from tocsin.alerting.dispatcher import AlertsRejected
+from tocsin.alerting.dispatcher import AlertsRejected, AlertStatus
 from tocsin.alerting.extensions import AlertingExtensions
 from tocsin.alerting.model import Alert
 from tocsin.alerting.store import fingerprint
@@ -402,3 +402,71 @@ async def test_alert_writes_wait_but_log_writes_commit_at_once(clock: FakeClock)
     assert rows("alerting_nflog") == 1  # a notification was sent: committed now
     assert rows("alerting_alerts") == 1
     await h.stop()
+
+
+async def test_intake_rows_round_trip_through_the_database(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    # Alert and history rows are built as tuples in column order: what is
+    # read back must be exactly what was put, field by field.
+    h = Harness(CFG, clock, db_path=tmp_path / "rows.db")
+    await h.start()
+    put = Alert(
+        labels={"alertname": "R", "zone": 'é"1', "empty": ""},
+        annotations={"summary": "s"},
+        starts_at=clock.now() - 5,
+        ends_at=clock.now() + 50,
+        generator_url="http://prom/graph",
+    )
+    await h.dispatcher.put([put, h.alert("T")])
+    want = {a.fingerprint: a for a in h.dispatcher.alerts}
+    got = {a.fingerprint: a for a in h.dispatcher.state.load_alerts()}
+    assert got == want
+    fp = fingerprint({"alertname": "R", "zone": 'é"1'})
+    (row,) = h.dispatcher.state.alert_history(fingerprint=fp)
+    stored = want[fp]
+    assert (row.old_state, row.new_state, row.at) == ("", "firing", clock.now())
+    assert (dict(row.labels), dict(row.annotations)) == (dict(stored.labels), {"summary": "s"})
+    assert (row.starts_at, row.ends_at) == (stored.starts_at, stored.ends_at)
+    await h.stop()
+
+
+async def test_alert_status_active_unprocessed_and_suppressed(clock: FakeClock) -> None:
+    from tocsin.alerting.dispatcher import Dispatcher
+    from tocsin.alerting.matchers import parse_matchers
+    from tocsin.alerting.store import accept
+
+    d = Dispatcher(parse_alertmanager_config(CFG), None, clock)
+    now = clock.now()
+    await d.put([Alert(labels={"alertname": "A"}), Alert(labels={"alertname": "S"})])
+    # Known but in no group (yet): what Alertmanager calls unprocessed.
+    loose, _ = d.alerts.upsert(accept(Alert(labels={"alertname": "U"}), now, 300.0), now)
+    sid = d.silences.add(parse_matchers('alertname="S"'), now + 600).id
+    by_name = {a.labels["alertname"]: d.alert_status(a, now) for a in d.alerts}
+    assert by_name["A"] == AlertStatus("active", (), (), ())
+    assert by_name["U"] == AlertStatus("unprocessed", (), (), ())
+    assert by_name["S"] == AlertStatus("suppressed", (sid,), (), ())
+    assert d.alert_status(loose, now, muted_by=["nights"]) == AlertStatus(
+        "suppressed", (), (), ("nights",)
+    )
+
+
+def test_many_rows_per_statement_keep_order_and_upsert(tmp_path: Path) -> None:
+    from tocsin.alerting.persistence import AlertingState
+    from tocsin.alerting.store import Change, accept
+
+    store = Store(f"sqlite:///{tmp_path / 'many.db'}")
+    store.migrate()
+    state = AlertingState(store)
+    # More rows than one statement takes, and not a multiple of it.
+    alerts = [accept(Alert(labels={"n": str(i)}), float(i), 300.0) for i in range(1000)]
+    state.save_intake(alerts, [Change(a, "", "firing") for a in alerts], 5.0)
+    state.commit()
+    renewed = [accept(Alert(labels={"n": str(i)}), 7.0, 300.0) for i in range(0, 1000, 3)]
+    state.save_alerts(renewed)
+    state.commit()
+    loaded = {a.labels["n"]: a.updated_at for a in state.load_alerts()}
+    assert loaded == {str(i): 7.0 if i % 3 == 0 else float(i) for i in range(1000)}
+    newest_first = [r.labels["n"] for r in state.alert_history(limit=10_000)]
+    assert newest_first == [str(i) for i in reversed(range(1000))]
+    store.close()

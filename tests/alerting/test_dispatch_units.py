@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tocsin.alerting.dedup import needs_update
 from tocsin.alerting.digest import DigestSchedule
@@ -16,6 +18,7 @@ from tocsin.alerting.store import (
     ActiveAlerts,
     AlertValidationError,
     StoredAlert,
+    accept,
     complete,
     fingerprint,
     merge,
@@ -268,3 +271,45 @@ def test_notification_log_lookups_and_expiry() -> None:
     assert [e.integration for e in log.for_receiver("g", "r")] == ["webhook[0]"]
     assert log.for_receiver("g", "other") == []
     assert len(log) == 1
+
+
+_NAMES = st.sampled_from(["", "a", "b", "alertname"])
+_VALUES = st.one_of(st.sampled_from(["", "x", "é"]), st.integers(0, 1))
+_TIMES = st.one_of(
+    st.none(),
+    st.sampled_from([50.0, 100.0, 150.0, float("nan"), float("inf")]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    labels=st.dictionaries(_NAMES, _VALUES, max_size=3),
+    annotations=st.dictionaries(_NAMES, st.just("v"), max_size=2),
+    starts=_TIMES,
+    ends=_TIMES,
+)
+def test_accept_is_validate_then_complete(
+    labels: dict[str, str], annotations: dict[str, str], starts: float | None, ends: float | None
+) -> None:
+    alert = Alert(labels=labels, annotations=annotations, starts_at=starts, ends_at=ends)
+    want: StoredAlert | str
+    try:
+        validate(alert)
+        want = complete(alert, 100.0, 300.0)
+    except AlertValidationError as exc:
+        want = str(exc)
+    got: StoredAlert | str
+    try:
+        got = accept(alert, 100.0, 300.0)
+    except AlertValidationError as exc:
+        got = str(exc)
+    assert got == want
+
+
+def test_accepted_alert_does_not_share_the_senders_dicts() -> None:
+    labels, annotations = {"a": "1"}, {"summary": "s"}
+    stored = accept(Alert(labels=labels, annotations=annotations), 100.0, 300.0)
+    labels["a"] = "2"
+    annotations["summary"] = "changed"
+    assert (dict(stored.labels), dict(stored.annotations)) == ({"a": "1"}, {"summary": "s"})
+    assert stored.fingerprint == fingerprint({"a": "1"})

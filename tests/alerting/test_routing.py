@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tocsin.alerting import routing
 from tocsin.alerting.config import parse_alertmanager_config
 from tocsin.alerting.matchers import matches_all
 from tocsin.alerting.routing import Route, build_tree, format_label_set, group_id
@@ -199,3 +200,51 @@ def test_many_pinned_siblings_are_indexed_and_keep_order() -> None:
     assert tree.receivers({"venue": "vx"}) == ["last"]
     assert tree.receivers({"venue": "x"}) == ["root"]
     assert tree.receivers({}) == ["root"]
+
+
+_LABELS = st.dictionaries(
+    st.sampled_from(["team", "severity", "env", "alertname", "zone"]),
+    st.sampled_from(["", "db", "web", "ops", "critical", "warning", "prod", "Down"]),
+    max_size=5,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(batch=st.lists(_LABELS, min_size=1, max_size=20))
+def test_cached_matching_and_group_keys_equal_the_plain_ones(
+    tree: Route, batch: list[dict[str, str]]
+) -> None:
+    # The fixture tree is shared, so its caches fill across examples: later
+    # label sets are answered from entries that earlier ones made.
+    for labels in batch * 2:
+        found = tree.match(labels)
+        assert found == _naive(tree, labels)
+        for route in found:
+            plain = f"{route.key()}:{format_label_set(route.group_labels(labels))}"
+            assert route.group_key(labels) == plain
+        found.clear()  # a caller changing the result does not change the cache
+
+
+def test_match_cache_keys_on_the_labels_the_tree_looks_at() -> None:
+    tree = build_tree(parse_alertmanager_config(CONFIG, "routes.yml"))
+    a = {"team": "db", "severity": "warning", "alertname": "A", "zone": "z1"}
+    assert tree.match(a) == _naive(tree, a)
+    before = len(tree._matched)
+    # No matcher looks at alertname or zone: these share the entry of `a`.
+    for other in ({**a, "alertname": "B"}, {**a, "zone": "z2"}, {**a, "extra": "x"}):
+        assert tree.match(other) == tree.match(a)
+    assert len(tree._matched) == before
+    assert tree.match({**a, "severity": "critical"}) != tree.match(a)
+    assert len(tree._matched) == before + 1
+
+
+def test_full_caches_are_emptied(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(routing, "CACHE_SIZE", 2)
+    root = build_tree(
+        parse_alertmanager_config("route: {receiver: r, group_by: [a]}\nreceivers: [{name: r}]\n")
+    )
+    keys = [root.group_key({"a": str(i)}) for i in range(5)]
+    assert keys == [f'{{}}:{{a="{i}"}}' for i in range(5)]
+    assert len(root._group_keys) <= 2
+    assert root.group_key({}) == "{}:{}"  # missing differs from empty
+    assert root.group_key({"a": ""}) == '{}:{a=""}'

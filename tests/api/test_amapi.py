@@ -4,7 +4,9 @@ real `amtool` against it served by uvicorn."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +19,7 @@ from tests.support import free_port, need_program, serve_app
 from tocsin.alerting.config import parse_alertmanager_config
 from tocsin.alerting.dispatcher import Dispatcher
 from tocsin.alerting.store import fingerprint
+from tocsin.api import amapi
 from tocsin.api.amapi import format_time, make_router, parse_time
 from tocsin.clock import FakeClock, SystemClock
 
@@ -77,6 +80,38 @@ def test_time_format_round_trips() -> None:
         parse_time("yesterday", "startsAt")
 
 
+def test_parsed_times_are_remembered_and_errors_name_their_field() -> None:
+    text = "2023-11-14T22:13:20.5+01:00"
+    assert parse_time(text, "a") == parse_time(text, "b") == 1699996400.5
+    for field in ("alerts[0].endsAt", "alerts[7].startsAt"):  # the same bad text twice
+        with pytest.raises(ValueError, match=re.escape(f"{field}: invalid RFC 3339")):
+            parse_time("2023-13-01T00:00:00Z", field)
+
+
+def test_post_alerts_is_in_the_openapi_document(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"get", "post"} <= set(paths["/api/v2/alerts"])
+
+
+def test_listing_frees_what_it_rendered_before_the_collector_is_back(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Re-enabled with the rendered alerts still alive, the collector would
+    # walk them all at its next allocation.
+    n = 5000
+    body = [{"labels": {"alertname": "A", "i": str(i)}} for i in range(n)]
+    assert client.post("/api/v2/alerts", json=body).status_code == 200
+    assert len(client.get("/api/v2/alerts").json()) == n  # renders the static parts
+    pending: list[int] = []
+    monkeypatch.setattr(amapi.gc, "enable", lambda: pending.append(gc.get_count()[0]))
+    try:
+        assert len(client.get("/api/v2/alerts").json()) == n
+    finally:
+        gc.enable()
+    assert pending  # the listing turned the collector back on
+    assert max(pending) < n // 2
+
+
 def test_post_and_list_alerts(client: TestClient, clock: FakeClock) -> None:
     now = clock.now()
     assert _post(client, {"labels": {"alertname": "A", "venue": "v1"}}) == 200
@@ -124,6 +159,11 @@ def test_post_and_list_alerts(client: TestClient, clock: FakeClock) -> None:
         ([{"labels": {}}], "at least one label pair required"),
         ([{"labels": {"a": "1"}, "startsAt": "soon"}], "invalid RFC 3339"),
         ([{"labels": {"a": 1}}], "labels: must be an object of strings"),
+        ([{"labels": {"a": "1"}, "annotations": {"s": None}}], "annotations: must be an object"),
+        ([{"labels": {"a": "1"}, "generatorURL": 5}], "alerts[0].generatorURL: must be a string"),
+        ([{"labels": {"a": "1"}}, "x"], "alerts[1]: must be an object"),
+        ([{"labels": {"a": "1"}, "endsAt": 5}], "alerts[0].endsAt must be an RFC 3339 string"),
+        ([{"labels": {"a": "1"}, "startsAt": "2023-01-01T00:00:00"}], "has no time zone"),
         (
             [
                 {

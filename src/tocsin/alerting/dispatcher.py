@@ -53,11 +53,10 @@ from tocsin.alerting.store import (
     AlertValidationError,
     Change,
     StoredAlert,
-    complete,
+    accept,
     fingerprint,
     notification_order,
     timeout_resolution,
-    validate,
 )
 from tocsin.clock import Clock, SystemClock
 from tocsin.errors import TocsinError
@@ -96,6 +95,10 @@ class AlertStatus:
     silenced_by: tuple[str, ...]
     inhibited_by: tuple[str, ...]
     muted_by: tuple[str, ...]
+
+
+_ACTIVE = AlertStatus("active", (), (), ())
+_UNPROCESSED = AlertStatus("unprocessed", (), (), ())
 
 
 class Dispatcher:
@@ -339,13 +342,12 @@ class Dispatcher:
         now = self.clock.now()
         errors: list[str] = []
         accepted: list[StoredAlert] = []
+        resolve_timeout = self.resolve_timeout
         for a in alerts:
             try:
-                validate(a)
+                accepted.append(accept(a, now, resolve_timeout))
             except AlertValidationError as exc:
                 errors.append(f"{_describe(a.labels)}: {exc}")
-                continue
-            accepted.append(complete(a, now, self.resolve_timeout))
         self.ingest(accepted, now)
         if errors:
             raise AlertsRejected(errors)
@@ -355,22 +357,27 @@ class Dispatcher:
         stored: list[StoredAlert] = []
         changes: list[Change] = []
         created: list[AggregationGroup] = []
+        upsert, route = self.alerts.upsert, self._route
+        inhibiting = bool(self.inhibitor.rules)
         for incoming in alerts:
-            alert, moved = self.alerts.upsert(incoming, now)
+            alert, moved = upsert(incoming, now)
             stored.append(alert)
-            changes.extend(moved)
-            if self.flaps is not None:
-                for change in moved:
-                    if change.old_state:
-                        self.flaps.record(
-                            alert.fingerprint, now if change.at is None else change.at
-                        )
-            created.extend(self._route(alert, now))
-            self._note_for_inhibition(alert, bool(moved), now)
+            if moved:
+                changes.extend(moved)
+                if self.flaps is not None:
+                    for change in moved:
+                        if change.old_state:
+                            self.flaps.record(
+                                alert.fingerprint, now if change.at is None else change.at
+                            )
+            new_groups = route(alert, now)
+            if new_groups:
+                created.extend(new_groups)
+            if inhibiting:
+                self._note_for_inhibition(alert, bool(moved), now)
         if not stored:
             return
-        self.state.save_alerts(stored)
-        self.state.append_changes(changes, now)
+        self.state.save_intake(stored, changes, now)
         self._save_groups(created)
         self._wake.set()
 
@@ -388,15 +395,19 @@ class Dispatcher:
 
     def _route(self, alert: StoredAlert, now: float) -> list[AggregationGroup]:
         """Insert into the group of every matching route; returns new groups."""
-        created = []
-        seen = self._alert_groups.setdefault(alert.fingerprint, set())
-        for route in self.tree.match(alert.labels):
-            key = route.group_key(alert.labels)
-            g = self.groups.get(key)
+        created: list[AggregationGroup] = []
+        fp, labels = alert.fingerprint, alert.labels
+        seen = self._alert_groups.get(fp)
+        if seen is None:
+            seen = self._alert_groups[fp] = set()
+        groups = self.groups
+        for route in self.tree.matching(labels):
+            key = route.group_key(labels)
+            g = groups.get(key)
             if g is None:
                 g = self._new_group(key, route, alert, now)
                 created.append(g)
-            g.fingerprints.add(alert.fingerprint)
+            g.fingerprints.add(fp)
             seen.add(key)
         return created
 
@@ -667,11 +678,11 @@ class Dispatcher:
         self._refresh_inhibitor(now)
         silenced = tuple(self.silences.is_silenced(alert.labels, now)) if len(self.silences) else ()
         sources = self.inhibitor.inhibiting_sources(alert.labels) if self.inhibitor.rules else []
-        inhibited = tuple(sorted({fingerprint(src) for src in sources}))
-        state = "suppressed" if (silenced or inhibited or muted_by) else "active"
-        if state == "active" and alert.fingerprint not in self._alert_groups:
-            state = "unprocessed"
-        return AlertStatus(state, silenced, inhibited, tuple(muted_by))
+        inhibited = tuple(sorted({fingerprint(src) for src in sources})) if sources else ()
+        if not (silenced or inhibited or muted_by):
+            # The usual answers, shared: a listing asks for every alert.
+            return _ACTIVE if alert.fingerprint in self._alert_groups else _UNPROCESSED
+        return AlertStatus("suppressed", silenced, inhibited, tuple(muted_by))
 
     def group_muted_by(self, g: AggregationGroup, now: float) -> list[str]:
         """The time intervals muting group `g` now: active mute intervals, or

@@ -11,7 +11,7 @@ are per route.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,10 @@ from tocsin.tsdb.types import LabelMatcher, MatchOp
 DEFAULT_GROUP_WAIT = 30.0
 DEFAULT_GROUP_INTERVAL = 300.0
 DEFAULT_REPEAT_INTERVAL = 4 * 3600.0
+
+#: Entries per route in the caches of group keys and of match results; a
+#: full cache is emptied (a label of very high cardinality makes them miss).
+CACHE_SIZE = 65_536
 
 
 @dataclass(eq=False)
@@ -45,6 +49,22 @@ class Route:
     _checks: list[tuple[str, int, Any]] = field(default_factory=list, init=False, repr=False)
     _key: str = field(default="", init=False, repr=False)
     _index: _ChildIndex | None = field(default=None, init=False, repr=False)
+    # Group keys by the values of the group_by labels (sorted by name; None
+    # for a missing label): most alerts share their group with others.
+    _group_values: Callable[[Mapping[str, str]], tuple[str | None, ...]] = field(
+        init=False, repr=False
+    )
+    _group_keys: dict[tuple[str | None, ...], str] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    # Match results by the values of every label a matcher of this subtree
+    # looks at: matching depends on nothing else, so equal values match alike.
+    _looked_at: Callable[[Mapping[str, str]], tuple[str | None, ...]] | None = field(
+        default=None, init=False, repr=False
+    )
+    _matched: dict[tuple[str | None, ...], tuple[Route, ...]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         # Matching is the hot path (every alert, every route on its way):
@@ -57,6 +77,7 @@ class Route:
                 self._checks.append((m.name, 1, m.value))
             else:
                 self._checks.append((m.name, 2, m.matches))
+        self._group_values = _values_of(tuple(sorted(self.group_by)), None)
 
     def matches_self(self, labels: Mapping[str, str]) -> bool:
         get = labels.get
@@ -74,12 +95,29 @@ class Route:
 
     def match(self, labels: Mapping[str, str]) -> list[Route]:
         """The routes an alert with `labels` ends up in, in Alertmanager's order."""
+        return list(self.matching(labels))
+
+    def matching(self, labels: Mapping[str, str]) -> tuple[Route, ...]:
+        """`match`, as a tuple shared by equal label values (the intake's path)."""
+        looked_at = self._looked_at
+        if looked_at is None:
+            names = {m.name for r in self.walk() for m in r.matchers}
+            looked_at = self._looked_at = _values_of(tuple(sorted(names)), "")
+        values = looked_at(labels)
+        found = self._matched.get(values)
+        if found is None:
+            if len(self._matched) >= CACHE_SIZE:
+                self._matched.clear()
+            found = self._matched[values] = tuple(self._match(labels))
+        return found
+
+    def _match(self, labels: Mapping[str, str]) -> list[Route]:
         if not self.matches_self(labels):
             return []
         found: list[Route] = []
         children = self._index.candidates(labels) if self._index else self.routes
         for child in children:
-            got = child.match(labels)
+            got = child._match(labels)
             found.extend(got)
             if got and not child.continue_:
                 break
@@ -111,7 +149,16 @@ class Route:
 
     def group_key(self, labels: Mapping[str, str]) -> str:
         """Alertmanager's aggregation group key: route key + group labels."""
-        return f"{self.key()}:{format_label_set(self.group_labels(labels))}"
+        if self.group_by_all:
+            return f"{self.key()}:{format_label_set(labels)}"
+        values = self._group_values(labels)
+        key = self._group_keys.get(values)
+        if key is None:
+            if len(self._group_keys) >= CACHE_SIZE:
+                self._group_keys.clear()
+            key = f"{self.key()}:{format_label_set(self.group_labels(labels))}"
+            self._group_keys[values] = key
+        return key
 
     def walk(self) -> list[Route]:
         """This route and all below it, depth first in config order."""
@@ -119,6 +166,23 @@ class Route:
         for child in self.routes:
             out.extend(child.walk())
         return out
+
+
+def _values_of(
+    names: tuple[str, ...], missing: str | None
+) -> Callable[[Mapping[str, str]], tuple[str | None, ...]]:
+    """A function giving the values of the labels `names` (`missing` for an
+    absent one), the key of the caches above. Spelled out for up to two names
+    (most trees and group_by lists): a comprehension costs three times as much."""
+    if not names:
+        return lambda labels: ()
+    if len(names) == 1:
+        (a,) = names
+        return lambda labels: (labels.get(a, missing),)
+    if len(names) == 2:
+        a, b = names
+        return lambda labels: (labels.get(a, missing), labels.get(b, missing))
+    return lambda labels: tuple([labels.get(n, missing) for n in names])
 
 
 class _ChildIndex:

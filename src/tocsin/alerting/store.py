@@ -30,11 +30,12 @@ _SEP = b"\xff"
 def fingerprint(labels: Mapping[str, str]) -> str:
     """The stable 16-hex-digit identity of a label set (see module docstring)."""
     h = hashlib.blake2b(digest_size=8)
+    update = h.update
     for name in sorted(labels):
-        h.update(name.encode())
-        h.update(_SEP)
-        h.update(labels[name].encode())
-        h.update(_SEP)
+        update(name.encode())
+        update(_SEP)
+        update(labels[name].encode())
+        update(_SEP)
     return h.hexdigest()
 
 
@@ -42,12 +43,16 @@ class AlertValidationError(ValueError):
     """An alert that cannot be accepted, with Alertmanager's reason."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StoredAlert:
     """An alert as the dispatcher keeps it: complete times, identity, update stamp.
 
     `timeout` is True when `ends_at` was derived from `resolve_timeout`
     because the sender gave none.
+
+    Treat it as immutable: a change makes a new one (`dataclasses.replace`).
+    It is not declared frozen only because a frozen dataclass's `__init__`
+    costs five times as much, and every accepted alert makes one.
     """
 
     labels: Mapping[str, str]
@@ -123,6 +128,46 @@ def complete(alert: Alert, now: float, resolve_timeout: float) -> StoredAlert:
     resolve_timeout, marked as derived. Empty-valued labels are dropped.
     Call `validate` first.
     """
+    return _completed(alert, _non_empty(alert.labels), now, resolve_timeout)
+
+
+def accept(alert: Alert, now: float, resolve_timeout: float) -> StoredAlert:
+    """`validate` then `complete`, in one pass over the labels (the intake's
+    per-alert path). Raises AlertValidationError as `validate` does."""
+    labels = _non_empty(alert.labels)
+    if (
+        not labels
+        or "" in labels
+        or "" in alert.annotations
+        or not _STR.issuperset(map(type, labels.values()))
+        or not _times_ok(alert.starts_at, alert.ends_at)
+    ):
+        validate(alert)  # the rare alert that may be invalid: raise its exact reason
+    return _completed(alert, labels, now, resolve_timeout)
+
+
+_STR = frozenset({str})
+_isfinite = math.isfinite
+
+
+def _times_ok(starts: float | None, ends: float | None) -> bool:
+    if starts is None:
+        return ends is None or _isfinite(ends)
+    if ends is None:
+        return _isfinite(starts)
+    return _isfinite(starts) and _isfinite(ends) and starts <= ends
+
+
+def _non_empty(labels: Mapping[str, str]) -> dict[str, str]:
+    """A copy of `labels` without the empty-valued ones (they mean "no such label")."""
+    if "" in labels.values():
+        return {k: v for k, v in labels.items() if v != ""}
+    return dict(labels)
+
+
+def _completed(
+    alert: Alert, labels: dict[str, str], now: float, resolve_timeout: float
+) -> StoredAlert:
     starts = alert.starts_at
     if starts is None:
         starts = now if alert.ends_at is None else alert.ends_at
@@ -131,16 +176,15 @@ def complete(alert: Alert, now: float, resolve_timeout: float) -> StoredAlert:
     if ends < starts:
         # A start in the future with no end: the derived end follows the start.
         ends = starts + resolve_timeout
-    labels = {k: v for k, v in alert.labels.items() if v != ""}
     return StoredAlert(
-        labels=labels,
-        annotations=dict(alert.annotations),
-        starts_at=starts,
-        ends_at=ends,
-        generator_url=alert.generator_url,
-        updated_at=now,
-        timeout=timeout,
-        fingerprint=fingerprint(labels),
+        labels,
+        dict(alert.annotations),
+        starts,
+        ends,
+        alert.generator_url,
+        now,
+        timeout,
+        fingerprint(labels),
     )
 
 
@@ -214,15 +258,18 @@ class ActiveAlerts:
         """Store `alert`, merging with a known version; the changes of state it
         makes (a resolution by timeout noticed only now comes first)."""
         old = self._by_fp.get(alert.fingerprint)
-        if old is not None and overlaps(old, alert):
+        if old is None:  # the common case, first
+            self._by_fp[alert.fingerprint] = alert
+            return alert, [Change(alert, "", "resolved" if alert.ends_at <= now else "firing")]
+        if overlaps(old, alert):
             alert = merge(old, alert, now)
         self._by_fp[alert.fingerprint] = alert
         new_state = "resolved" if alert.resolved(now) else "firing"
-        old_state = "" if old is None else ("resolved" if old.resolved(now) else "firing")
+        old_state = "resolved" if old.resolved(now) else "firing"
         if old_state == new_state:
             return alert, []
         changes = []
-        if old is not None and old_state == "resolved" and old.timeout:
+        if old_state == "resolved" and old.timeout:
             changes.append(timeout_resolution(old))
         changes.append(Change(alert, old_state, new_state))
         return alert, changes

@@ -16,17 +16,18 @@ import platform
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import orjson
 import yaml
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 
 from tocsin import __version__
-from tocsin.alerting.dispatcher import AlertsRejected, Dispatcher
+from tocsin.alerting.dispatcher import AlertsRejected, AlertStatus, Dispatcher
 from tocsin.alerting.matchers import (
     MatcherError,
     matcher_from_api,
@@ -35,6 +36,7 @@ from tocsin.alerting.matchers import (
     parse_matchers,
 )
 from tocsin.alerting.model import Alert
+from tocsin.alerting.routing import Route
 from tocsin.alerting.silences import Silence, SilenceError, SilenceState
 from tocsin.alerting.store import StoredAlert
 from tocsin.tsdb.types import LabelMatcher
@@ -43,6 +45,8 @@ _ZERO_YEAR = 1  # Go's zero time.Time marshals as 0001-01-01T00:00:00Z
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
+# Alerts put together share their times: a listing formats each one once.
+@functools.lru_cache(maxsize=65536)
 def format_time(t: float) -> str:
     """RFC 3339 in UTC with milliseconds, as Alertmanager prints times."""
     ms = round(t * 1000)
@@ -60,13 +64,26 @@ def parse_time(value: Any, field: str) -> float | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"{field} must be an RFC 3339 string")
-    text = _FRACTION.sub(r"\1", value.strip())
     try:
-        dt = datetime.fromisoformat(text.replace("z", "Z"))
+        return _timestamp(value)
+    except _NoTimeZone:
+        raise ValueError(f"{field}: time {value!r} has no time zone") from None
     except ValueError:
         raise ValueError(f"{field}: invalid RFC 3339 time {value!r}") from None
+
+
+class _NoTimeZone(ValueError):
+    pass
+
+
+# Prometheus sends every alert of one evaluation with the same `endsAt` (and
+# often the same `startsAt`): parse each text once.
+@functools.lru_cache(maxsize=4096)
+def _timestamp(value: str) -> float | None:
+    text = _FRACTION.sub(r"\1", value.strip())
+    dt = datetime.fromisoformat(text.replace("z", "Z"))
     if dt.tzinfo is None:
-        raise ValueError(f"{field}: time {value!r} has no time zone")
+        raise _NoTimeZone
     if dt.year == _ZERO_YEAR:
         return None
     return dt.timestamp()
@@ -114,25 +131,32 @@ def _post_alert(item: Any, i: int) -> Alert:
     if not isinstance(item, dict):
         raise ValueError(f"alerts[{i}]: must be an object")
     labels = item.get("labels")
-    if not isinstance(labels, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
-    ):
+    if not isinstance(labels, dict) or not _strings(labels):
         raise ValueError(f"alerts[{i}].labels: must be an object of strings")
     annotations = item.get("annotations") or {}
-    if not isinstance(annotations, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()
-    ):
+    if not isinstance(annotations, dict) or not _strings(annotations):
         raise ValueError(f"alerts[{i}].annotations: must be an object of strings")
     url = item.get("generatorURL") or ""
     if not isinstance(url, str):
         raise ValueError(f"alerts[{i}].generatorURL: must be a string")
+    # The field names are formatted only for a time that is there.
+    starts = item.get("startsAt")
+    ends = item.get("endsAt")
     return Alert(
-        labels=labels,
-        annotations=annotations,
-        starts_at=parse_time(item.get("startsAt"), f"alerts[{i}].startsAt"),
-        ends_at=parse_time(item.get("endsAt"), f"alerts[{i}].endsAt"),
-        generator_url=url,
+        labels,
+        annotations,
+        None if starts is None else parse_time(starts, f"alerts[{i}].startsAt"),
+        None if ends is None else parse_time(ends, f"alerts[{i}].endsAt"),
+        url,
     )
+
+
+_STR = frozenset({str})
+
+
+def _strings(d: dict[str, Any]) -> bool:
+    """Are all values strings? (The keys of a JSON object always are.)"""
+    return _STR.issuperset(map(type, d.values()))
 
 
 def silence_json(s: Silence, now: float) -> dict[str, Any]:
@@ -183,30 +207,49 @@ def make_router(
     def alert_json(a: StoredAlert, t: float, muted_by: Sequence[str] = ()) -> dict[str, Any]:
         cached = static.get(a.fingerprint)
         if cached is None or cached[0] != a.updated_at or cached[1] != d.generation:
-            routes = d.tree.match(a.labels)
-            base = {
-                "labels": dict(a.labels),
-                "annotations": dict(a.annotations),
-                "startsAt": format_time(a.starts_at),
-                "endsAt": format_time(a.ends_at),
-                "updatedAt": format_time(a.updated_at),
-                "generatorURL": a.generator_url,
-                "fingerprint": a.fingerprint,
-                "receivers": [{"name": r.receiver} for r in routes],
-            }
-            if len(static) > 2 * len(d.alerts) + 1000:
-                static.clear()  # forget alerts that are gone
-            cached = static[a.fingerprint] = (a.updated_at, d.generation, base)
-        st = d.alert_status(a, t, muted_by)
-        return {
-            **cached[2],
-            "status": {
+            cached = static[a.fingerprint] = (a.updated_at, d.generation, static_json(a))
+        return {**cached[2], "status": status_json(d.alert_status(a, t, muted_by))}
+
+    # JSON parts many alerts share: receiver lists by route match (a reload
+    # makes new routes, so new keys) and status objects by status.
+    receivers: dict[tuple[Route, ...], list[dict[str, str]]] = {}
+    statuses: dict[AlertStatus, dict[str, Any]] = {}
+
+    def status_json(st: AlertStatus) -> dict[str, Any]:
+        found = statuses.get(st)
+        if found is None:
+            if len(statuses) > 10_000:
+                statuses.clear()
+            found = statuses[st] = {
                 "state": st.state,
                 "silencedBy": list(st.silenced_by),
                 "inhibitedBy": list(st.inhibited_by),
                 "mutedBy": list(st.muted_by),
-            },
+            }
+        return found
+
+    def static_json(a: StoredAlert) -> dict[str, Any]:
+        routes = d.tree.matching(a.labels)
+        names = receivers.get(routes)
+        if names is None:
+            if len(receivers) > 10_000:
+                receivers.clear()
+            names = receivers[routes] = [{"name": r.receiver} for r in routes]
+        return {
+            "labels": dict(a.labels),
+            "annotations": dict(a.annotations),
+            "startsAt": format_time(a.starts_at),
+            "endsAt": format_time(a.ends_at),
+            "updatedAt": format_time(a.updated_at),
+            "generatorURL": a.generator_url,
+            "fingerprint": a.fingerprint,
+            "receivers": names,
         }
+
+    def forget_gone() -> None:
+        """Called before a listing: forget the JSON of alerts that are gone."""
+        if len(static) > 2 * len(d.alerts) + 1000:
+            static.clear()
 
     def selected(
         a: StoredAlert,
@@ -249,12 +292,14 @@ def make_router(
         except ValueError as exc:
             return _error(str(exc))
         t = now()
+        forget_gone()
         with _no_gc():
             out = [j for a in d.alerts if (j := selected(a, t, matchers, flags, rx)) is not None]
             out.sort(key=lambda j: str(j["fingerprint"]))
-            return _json(out)
+            body = orjson.dumps(out)
+            del out  # see _no_gc
+        return Response(body, media_type="application/json")
 
-    @router.post("/api/v2/alerts")
     async def post_alerts(request: Request) -> Response:
         try:
             body = orjson.loads(await request.body())
@@ -277,6 +322,10 @@ def make_router(
             return _error("; ".join(errors))
         return Response(status_code=200)
 
+    router.add_api_route(
+        "/api/v2/alerts", post_alerts, methods=["POST"], route_class_override=_DirectRoute
+    )
+
     @router.get("/api/v2/alerts/groups")
     async def get_groups(
         request: Request,
@@ -291,6 +340,7 @@ def make_router(
         except ValueError as exc:
             return _error(str(exc))
         t = now()
+        forget_gone()
         out: list[dict[str, Any]] = []
         with _no_gc():
             for g in d.groups.values():
@@ -317,7 +367,9 @@ def make_router(
                         }
                     )
             out.sort(key=lambda g: (sorted(g["labels"].items()), g["receiver"]["name"]))
-            return _json(out)
+            body = orjson.dumps(out)
+            del out  # see _no_gc
+        return Response(body, media_type="application/json")
 
     @router.get("/api/v2/silences")
     async def get_silences(
@@ -510,6 +562,15 @@ def make_router(
     return router
 
 
+class _DirectRoute(APIRoute):
+    """A route whose endpoint takes the Request and makes the Response itself:
+    listed in the OpenAPI document like the others, but called without
+    FastAPI's per-request parameter solving (the hot POST of alerts)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        return cast(Callable[[Request], Coroutine[Any, Any, Response]], self.endpoint)
+
+
 @contextlib.contextmanager
 def _no_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while rendering a large listing.
@@ -517,6 +578,9 @@ def _no_gc() -> Iterator[None]:
     Rendering 100,000 alerts allocates a few hundred thousand small acyclic
     objects; each allocation burst would trigger full collections that walk
     every live object of the process, which costs more than the rendering.
+    Drop the rendered objects before the block ends: the first allocation
+    after it would otherwise start a collection that walks them all (the
+    collector counts objects freed meanwhile off again).
     """
     enabled = gc.isenabled()
     gc.disable()
