@@ -229,8 +229,8 @@ class TSDB:
         with self._lock:
             refs = self.index.select(matchers)
             labels = self.index.labels_of(refs.tolist())
-            hot = [self.head.range(r, mint_ms, maxt_ms) for r in refs.tolist()]
-            firsts = [self.head.first_t(r) for r in refs.tolist()]
+            hot = self.head.ranges(refs, mint_ms, maxt_ms)
+            firsts = self.head.firsts(refs)
             floor = self._head_floor
         cold: dict[int, list[tuple[I64, F64]]] = {}
         if self._store is not None and mint_ms < floor and len(refs):
@@ -376,9 +376,7 @@ class TSDB:
             labels = self.index.labels_of(refs.tolist())
             cu = self._compacted_until
             hot_from = cu if cu is not None else int(NO_TIME)
-            hot = [
-                self.head.range(r, max(mint_ms - res_ms, hot_from), maxt_ms) for r in refs.tolist()
-            ]
+            hot = self.head.ranges(refs, max(mint_ms - res_ms, hot_from), maxt_ms)
         stored: dict[int, list[rollup.Rollup]] = {}
         if self._store is not None and cu is not None and mint_ms < cu and len(refs):
             for sid, _bs, blob in self._store.read_rollups(
@@ -447,7 +445,8 @@ class TSDB:
         with self._lock:
             cu = self._compacted_until
             if cu is None:
-                firsts = [self.head.first_t(r) for r in self.head.refs_with_samples()]
+                with_samples = np.asarray(self.head.refs_with_samples(), dtype=np.int64)
+                firsts = self.head.firsts(with_samples)
                 if not firsts:
                     return 0
                 cu = min(t for t in firsts if t is not None) // BLOCK_MS * BLOCK_MS
