@@ -99,3 +99,25 @@ def test_forgotten_target_frees_its_slot_for_a_new_one() -> None:
     w.write([T("z2", TargetState.DOWN, labels={"venue": "v2"})], 4000)
     assert _samples(db, "tocsin_target_flapping") == [1.0, math.inf]
     assert _up_series(db) == {"z2/v2": [False, False]}
+
+
+@dataclass
+class Shared(T):
+    """A status that hands out its label tuple, as the detector's does."""
+
+    label_tuple: tuple[object, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.label_tuple = (tuple(self.labels), *self.labels.values())
+
+
+def test_a_shared_label_tuple_is_kept_not_copied() -> None:
+    db = TSDB(None)
+    w = TargetSeriesWriter(db)
+    first = Shared("z1", TargetState.UP)
+    w.write([first], 1000)
+    assert w._labels[0] is first.label_tuple
+    # An equal tuple from another object (a restarted detector) keeps the series.
+    w.write([Shared("z1", TargetState.UP)], 2000)
+    w.write([Shared("z1", TargetState.UP, labels={"venue": "v2"})], 3000)
+    assert _up_series(db) == {"z1/v1": [False, False, True], "z1/v2": [False]}

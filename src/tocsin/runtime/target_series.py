@@ -11,10 +11,10 @@ After each sweep every target of the swept source gets a sample:
 
 Series refs are cached per target: a sweep of 100,000 targets is a few
 array appends, not 100,000 label-set lookups. Per target the writer keeps a
-slot: its labels as one tuple (names shared by all targets, values the
-detector's own strings), the last state written as one byte and its series
-refs in one int64 array per series name, about 200 B instead of two dicts
-and an object (about 750 B).
+slot: its labels as one tuple (the detector's own label tuple when it
+offers one, `TargetStatus.label_tuple`), the last state written as one byte
+and its series refs in one int64 array per series name: about 100 B instead
+of two dicts and an object (about 750 B).
 """
 
 from __future__ import annotations
@@ -118,21 +118,33 @@ class TargetSeriesWriter:
         self._last[slot] = 0
         return refs
 
-    def _slot(self, t: TargetLike, labels: Mapping[str, str], ended: list[int]) -> int:
+    def _slot(self, t: TargetLike, ended: list[int]) -> int:
+        # A detector status hands out its own label tuple: keeping that very
+        # object costs nothing, and `is` answers "unchanged" without a dict.
+        given: LabelTuple | None = getattr(t, "label_tuple", None)
         by_id = self._slots.get(t.source)
         if by_id is None:
             by_id = self._slots[t.source] = {}
         slot = by_id.get(t.target_id)
+        if slot is not None:
+            stored = self._labels[slot]
+            assert stored is not None
+            if given is not None and stored is given:
+                return slot
+            labels = t.labels
+            if tuple(labels.values()) == stored[1:] and tuple(labels) == stored[0]:
+                if given is not None:
+                    self._labels[slot] = given
+                return slot
+            if not _same_series(stored, labels):  # relabelled: the old series end here
+                ended.extend(self._release(slot))
+        else:
+            labels = t.labels
+        tup = given if given is not None else self._intern(labels)
         if slot is None:
-            slot = by_id[t.target_id] = self._new_slot(self._intern(labels))
-            return slot
-        stored = self._labels[slot]
-        assert stored is not None
-        if tuple(labels.values()) == stored[1:] and tuple(labels) == stored[0]:
-            return slot
-        if not _same_series(stored, labels):  # relabelled: the old series end here
-            ended.extend(self._release(slot))
-        self._labels[slot] = self._intern(labels)
+            slot = by_id[t.target_id] = self._new_slot(tup)
+        else:
+            self._labels[slot] = tup
         return slot
 
     def _col(self, name: str) -> array[int]:
@@ -163,7 +175,7 @@ class TargetSeriesWriter:
         ended: list[int] = []
         last_codes = self._last
         for t in targets:
-            slot = self._slot(t, t.labels, ended)
+            slot = self._slot(t, ended)
             state, last = t.state, _STATES[last_codes[slot]]
             for name, on in (
                 ("tocsin_target_up", state in _UP),
