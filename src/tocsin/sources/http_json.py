@@ -3,7 +3,8 @@
 Pagination styles: none, page (with concurrent fetching once `total` is
 known), cursor, link (RFC 8288 `Link: <...>; rel="next"`). Pages are cached
 by URL with their ETag: on 304 the page's mapped observations are reused
-without parsing anything.
+without parsing anything. The cache keeps them packed in columns (see
+`_Packed`): at 100,000 targets it is most of what a source holds.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from random import random as _random
 from typing import Any
 from urllib.parse import quote
@@ -35,12 +36,93 @@ from tocsin.sources.retry import Retrier, error_for_status
 from tocsin.sources.token_bucket import TokenBucket
 from tocsin.sources.types import CircuitState, Observation
 
+_UP_CODE = {False: 0, True: 1, None: 2}
+_UP_OF = (False, True, None)
+
+
+class _CachedLabels(Mapping[str, str]):
+    """A cached observation's labels: one tuple `(names, value1, ...)` with the
+    names tuple shared by the page, about 120 B against 200 B for a dict.
+    `values()` is that tuple's tail, so the detector's per-sweep "labels
+    unchanged?" check stays a tuple comparison."""
+
+    __slots__ = ("_t",)
+
+    def __init__(self, packed: tuple[Any, ...]) -> None:
+        self._t = packed
+
+    def __getitem__(self, name: str) -> str:
+        try:
+            i = self._t[0].index(name)
+        except ValueError:
+            raise KeyError(name) from None
+        value: str = self._t[i + 1]
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._t[0])
+
+    def __len__(self) -> int:
+        return len(self._t[0])
+
+    def values(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self._t[1:]
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+@dataclass(slots=True)
+class _Packed:
+    """A page's observations as columns, for the ETag cache.
+
+    An Observation and its label dict cost about 300 B; packed, an item is a
+    few list slots and its labels (`_CachedLabels`), and its latency and
+    fields are the very objects the detector keeps too: about 160 B.
+    """
+
+    ids: list[str]
+    up: bytes
+    labels: list[_CachedLabels]
+    latency: list[float | None]
+    fields: list[Mapping[str, float]]
+    errors: dict[int, str]
+
+    @classmethod
+    def of(cls, observations: list[Observation]) -> _Packed:
+        shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+        labels: list[_CachedLabels] = []
+        for o in observations:
+            names = tuple(o.labels)
+            labels.append(_CachedLabels((shared.setdefault(names, names), *o.labels.values())))
+        return cls(
+            [o.target_id for o in observations],
+            bytes(_UP_CODE[o.up] for o in observations),
+            labels,
+            [o.latency for o in observations],
+            [o.fields for o in observations],
+            {i: o.error for i, o in enumerate(observations) if o.error is not None},
+        )
+
+    def unpack(self, at: float) -> list[Observation]:
+        """The observations again, stamped `at`."""
+        out = [
+            Observation(tid, _UP_OF[up], at, lab, lat, f)
+            for tid, up, lab, lat, f in zip(
+                self.ids, self.up, self.labels, self.latency, self.fields, strict=True
+            )
+        ]
+        for i, error in self.errors.items():
+            o = out[i]
+            out[i] = Observation(o.target_id, o.up, at, o.labels, o.latency, o.fields, error)
+        return out
+
 
 @dataclass(slots=True)
 class _Page:
-    """A fetched page, mapped; kept in the ETag cache as is."""
+    """A fetched page, mapped; kept in the ETag cache with its observations packed."""
 
-    observations: list[Observation]
+    observations: list[Observation] | _Packed
     count: int  # items on the page (mapped or not)
     next_cursor: str | None
     next_page: int | None
@@ -184,9 +266,11 @@ class HttpJsonSource(BaseSource):
             if err is not None:
                 raise err
             page = self._parse(resp, what)
+            obs = page.observations
+            assert isinstance(obs, list)
             etag = resp.headers.get("ETag")
             if etag:
-                self._etags.put(url, etag, page)
+                self._etags.put(url, etag, replace(page, observations=_Packed.of(obs)))
             else:
                 self._etags.drop(url)
             return page, False
@@ -231,19 +315,16 @@ class HttpJsonSource(BaseSource):
 
     def _take(self, fetched: tuple[_Page, bool], out: list[Observation]) -> _Page:
         """Add the page's observations to `out`, restamped if reused from cache."""
-        page, reused = fetched
+        page, _ = fetched
         if page.newest_seen is not None and (
             self._sweep_newest is None or page.newest_seen > self._sweep_newest
         ):
             self._sweep_newest = page.newest_seen
         obs = page.observations
-        if not reused:
+        if isinstance(obs, _Packed):  # from the ETag cache: restamped now
+            out.extend(obs.unpack(self._clock.now()))
+        else:
             out.extend(obs)
-            return page
-        at = self._clock.now()
-        out.extend(
-            Observation(o.target_id, o.up, at, o.labels, o.latency, o.fields, o.error) for o in obs
-        )
         return page
 
     # ------------------------------------------------------------ sweep
