@@ -10,7 +10,7 @@ from aiohttp import web
 
 from tocsin.clock import FakeClock
 from tocsin.sources.factory import build_source
-from tocsin.sources.http_json import HttpJsonSource, _CachedLabels
+from tocsin.sources.http_json import HttpJsonSource, _PackedMap
 from tocsin.sources.mapping import UNIDENTIFIED
 from tocsin.sources.types import CircuitState
 
@@ -568,7 +568,7 @@ async def test_a_cancelled_sweep_leaves_nothing_running(serve: Serve, clock: Fak
 
 
 def test_cached_labels_read_as_a_mapping() -> None:
-    lab = _CachedLabels((("venue", "zone"), "v1", "z1"))
+    lab: _PackedMap[str] = _PackedMap((("venue", "zone"), "v1", "z1"))
     assert lab == {"venue": "v1", "zone": "z1"}
     assert lab["zone"] == "z1"
     assert lab.get("region") is None

@@ -13,9 +13,9 @@ import asyncio
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from random import random as _random
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -40,23 +40,26 @@ _UP_CODE = {False: 0, True: 1, None: 2}
 _UP_OF = (False, True, None)
 
 
-class _CachedLabels(Mapping[str, str]):
-    """A cached observation's labels: one tuple `(names, value1, ...)` with the
-    names tuple shared by the page, about 120 B against 200 B for a dict.
-    `values()` is that tuple's tail, so the detector's per-sweep "labels
-    unchanged?" check stays a tuple comparison."""
+V = TypeVar("V")
+
+
+class _PackedMap(Mapping[str, V]):
+    """A read-only mapping kept as one tuple `(names, value1, ...)`, the names
+    tuple shared by every item of a page: about 100 B against 200 B for a
+    dict. `values()` is that tuple's tail, so the detector's per-sweep
+    "labels unchanged?" check stays a tuple comparison."""
 
     __slots__ = ("_t",)
 
     def __init__(self, packed: tuple[Any, ...]) -> None:
         self._t = packed
 
-    def __getitem__(self, name: str) -> str:
+    def __getitem__(self, name: str) -> V:
         try:
             i = self._t[0].index(name)
         except ValueError:
             raise KeyError(name) from None
-        value: str = self._t[i + 1]
+        value: V = self._t[i + 1]
         return value
 
     def __iter__(self) -> Iterator[str]:
@@ -65,42 +68,51 @@ class _CachedLabels(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._t[0])
 
-    def values(self) -> tuple[str, ...]:  # type: ignore[override]
+    def values(self) -> tuple[V, ...]:  # type: ignore[override]
         return self._t[1:]
 
     def __repr__(self) -> str:
         return repr(dict(self))
 
 
+def _packer() -> Callable[[Mapping[str, V]], _PackedMap[V]]:
+    """Packs mappings, sharing equal names tuples between them."""
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def pack(m: Mapping[str, V]) -> _PackedMap[V]:
+        names = tuple(m)
+        return _PackedMap((shared.setdefault(names, names), *m.values()))
+
+    return pack
+
+
 @dataclass(slots=True)
 class _Packed:
-    """A page's observations as columns, for the ETag cache.
+    """A page's observations as columns.
 
-    An Observation and its label dict cost about 300 B; packed, an item is a
-    few list slots and its labels (`_CachedLabels`), and its latency and
-    fields are the very objects the detector keeps too: about 160 B.
+    Mapped observations come with a label dict and a field dict each (about
+    600 B with the Observation). Packed, an item is a few list slots and two
+    `_PackedMap`s; every sweep that reads the page (fresh or from the ETag
+    cache) gets Observations built on these same maps, so the detector keeps
+    them too and a sweep's transient garbage is about 100 B per target.
     """
 
     ids: list[str]
     up: bytes
-    labels: list[_CachedLabels]
+    labels: list[_PackedMap[str]]
     latency: list[float | None]
-    fields: list[Mapping[str, float]]
+    fields: list[_PackedMap[float]]
     errors: dict[int, str]
 
     @classmethod
     def of(cls, observations: list[Observation]) -> _Packed:
-        shared: dict[tuple[str, ...], tuple[str, ...]] = {}
-        labels: list[_CachedLabels] = []
-        for o in observations:
-            names = tuple(o.labels)
-            labels.append(_CachedLabels((shared.setdefault(names, names), *o.labels.values())))
+        labels, fields = _packer(), _packer()
         return cls(
             [o.target_id for o in observations],
             bytes(_UP_CODE[o.up] for o in observations),
-            labels,
+            [labels(o.labels) for o in observations],
             [o.latency for o in observations],
-            [o.fields for o in observations],
+            [fields(o.fields) for o in observations],
             {i: o.error for i, o in enumerate(observations) if o.error is not None},
         )
 
@@ -120,9 +132,10 @@ class _Packed:
 
 @dataclass(slots=True)
 class _Page:
-    """A fetched page, mapped; kept in the ETag cache with its observations packed."""
+    """A fetched page, mapped and packed; kept in the ETag cache as is."""
 
-    observations: list[Observation] | _Packed
+    observations: _Packed
+    at: float  # when it was mapped
     count: int  # items on the page (mapped or not)
     next_cursor: str | None
     next_page: int | None
@@ -266,11 +279,9 @@ class HttpJsonSource(BaseSource):
             if err is not None:
                 raise err
             page = self._parse(resp, what)
-            obs = page.observations
-            assert isinstance(obs, list)
             etag = resp.headers.get("ETag")
             if etag:
-                self._etags.put(url, etag, replace(page, observations=_Packed.of(obs)))
+                self._etags.put(url, etag, page)
             else:
                 self._etags.drop(url)
             return page, False
@@ -304,7 +315,8 @@ class HttpJsonSource(BaseSource):
         if cursor is not None and not isinstance(cursor, str | int):
             raise SourceError(f"{what}: next_cursor gave {cursor!r}", retryable=False)
         return _Page(
-            observations,
+            _Packed.of(observations),
+            at,
             len(items),
             str(cursor) if cursor not in (None, "") else None,
             _as_int(self._next_page(doc), f"{what}: next_page") if self._next_page else None,
@@ -315,16 +327,12 @@ class HttpJsonSource(BaseSource):
 
     def _take(self, fetched: tuple[_Page, bool], out: list[Observation]) -> _Page:
         """Add the page's observations to `out`, restamped if reused from cache."""
-        page, _ = fetched
+        page, reused = fetched
         if page.newest_seen is not None and (
             self._sweep_newest is None or page.newest_seen > self._sweep_newest
         ):
             self._sweep_newest = page.newest_seen
-        obs = page.observations
-        if isinstance(obs, _Packed):  # from the ETag cache: restamped now
-            out.extend(obs.unpack(self._clock.now()))
-        else:
-            out.extend(obs)
+        out.extend(page.observations.unpack(self._clock.now() if reused else page.at))
         return page
 
     # ------------------------------------------------------------ sweep
