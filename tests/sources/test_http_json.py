@@ -10,7 +10,7 @@ from aiohttp import web
 
 from tocsin.clock import FakeClock
 from tocsin.sources.factory import build_source
-from tocsin.sources.http_json import HttpJsonSource, _PackedMap
+from tocsin.sources.http_json import HttpJsonSource
 from tocsin.sources.mapping import UNIDENTIFIED
 from tocsin.sources.types import CircuitState
 
@@ -122,32 +122,6 @@ async def test_etag_pages_are_reused_on_304(serve: Serve, clock: FakeClock) -> N
     assert ups[zone(1)["id"]] is False
     assert len(ups) == 1200
     assert all(o.at == clock.now() for o in second.observations)  # reused, restamped
-
-
-async def test_etag_reuse_gives_the_same_observations(serve: Serve, clock: FakeClock) -> None:
-    vendor = Vendor(n=1200)
-    vendor.zones[600] = {**vendor.zones[600], "latency_ms": None}
-    vendor.zones[700] = {**vendor.zones[700], "volume": "lots"}  # unmappable: unknown
-    base = await serve(vendor.app())
-    source = build_source(vendor_cfg(base, labels={"team": "ops"}), clock)
-    try:
-        first = await source.sweep()
-        await clock.advance(60)
-        second = await source.sweep()
-    finally:
-        await source.close()
-    assert vendor.not_modified == 3  # every page came from the (packed) cache
-
-    def seen(o: Any) -> tuple[Any, ...]:
-        return (o.target_id, o.up, dict(o.labels), o.latency, dict(o.fields), o.error)
-
-    assert [seen(o) for o in second.observations] == [seen(o) for o in first.observations]
-    assert {o.at for o in second.observations} == {clock.now()}
-    broken = second.observations[700]
-    assert broken.up is None
-    assert broken.error is not None
-    assert "volume" in broken.error
-    assert second.observations[600].latency is None
 
 
 async def test_etag_cache_is_bounded(serve: Serve, clock: FakeClock) -> None:
@@ -565,15 +539,3 @@ async def test_a_cancelled_sweep_leaves_nothing_running(serve: Serve, clock: Fak
     vendor.gate.set()
     leftovers = [t for t in asyncio.all_tasks() if "_fetch_page" in repr(t.get_coro())]
     assert leftovers == []
-
-
-def test_cached_labels_read_as_a_mapping() -> None:
-    lab: _PackedMap[str] = _PackedMap((("venue", "zone"), "v1", "z1"))
-    assert lab == {"venue": "v1", "zone": "z1"}
-    assert lab["zone"] == "z1"
-    assert lab.get("region") is None
-    assert list(lab) == ["venue", "zone"]
-    assert tuple(lab.values()) == ("v1", "z1")
-    assert dict(lab.items()) == {"venue": "v1", "zone": "z1"}
-    assert len(lab) == 2
-    assert repr(lab) == "{'venue': 'v1', 'zone': 'z1'}"

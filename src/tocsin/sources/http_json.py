@@ -3,8 +3,7 @@
 Pagination styles: none, page (with concurrent fetching once `total` is
 known), cursor, link (RFC 8288 `Link: <...>; rel="next"`). Pages are cached
 by URL with their ETag: on 304 the page's mapped observations are reused
-without parsing anything. The cache keeps them packed in columns (see
-`_Packed`): at 100,000 targets it is most of what a source holds.
+without parsing anything.
 """
 
 from __future__ import annotations
@@ -12,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from random import random as _random
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -36,106 +35,12 @@ from tocsin.sources.retry import Retrier, error_for_status
 from tocsin.sources.token_bucket import TokenBucket
 from tocsin.sources.types import CircuitState, Observation
 
-_UP_CODE = {False: 0, True: 1, None: 2}
-_UP_OF = (False, True, None)
-
-
-V = TypeVar("V")
-
-
-class _PackedMap(Mapping[str, V]):
-    """A read-only mapping kept as one tuple `(names, value1, ...)`, the names
-    tuple shared by every item of a page: about 100 B against 200 B for a
-    dict. `values()` is that tuple's tail, so the detector's per-sweep
-    "labels unchanged?" check stays a tuple comparison."""
-
-    __slots__ = ("_t",)
-
-    def __init__(self, packed: tuple[Any, ...]) -> None:
-        self._t = packed
-
-    def __getitem__(self, name: str) -> V:
-        try:
-            i = self._t[0].index(name)
-        except ValueError:
-            raise KeyError(name) from None
-        value: V = self._t[i + 1]
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._t[0])
-
-    def __len__(self) -> int:
-        return len(self._t[0])
-
-    def values(self) -> tuple[V, ...]:  # type: ignore[override]
-        return self._t[1:]
-
-    def __repr__(self) -> str:
-        return repr(dict(self))
-
-
-def _packer() -> Callable[[Mapping[str, V]], _PackedMap[V]]:
-    """Packs mappings, sharing equal names tuples between them."""
-    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-    def pack(m: Mapping[str, V]) -> _PackedMap[V]:
-        names = tuple(m)
-        return _PackedMap((shared.setdefault(names, names), *m.values()))
-
-    return pack
-
-
-@dataclass(slots=True)
-class _Packed:
-    """A page's observations as columns.
-
-    Mapped observations come with a label dict and a field dict each (about
-    600 B with the Observation). Packed, an item is a few list slots and two
-    `_PackedMap`s; every sweep that reads the page (fresh or from the ETag
-    cache) gets Observations built on these same maps, so the detector keeps
-    them too and a sweep's transient garbage is about 100 B per target.
-    """
-
-    ids: list[str]
-    up: bytes
-    labels: list[_PackedMap[str]]
-    latency: list[float | None]
-    fields: list[_PackedMap[float]]
-    errors: dict[int, str]
-
-    @classmethod
-    def of(cls, observations: list[Observation]) -> _Packed:
-        labels, fields = _packer(), _packer()
-        return cls(
-            [o.target_id for o in observations],
-            bytes(_UP_CODE[o.up] for o in observations),
-            [labels(o.labels) for o in observations],
-            [o.latency for o in observations],
-            [fields(o.fields) for o in observations],
-            {i: o.error for i, o in enumerate(observations) if o.error is not None},
-        )
-
-    def unpack(self, at: float) -> list[Observation]:
-        """The observations again, stamped `at`."""
-        out = [
-            Observation(tid, _UP_OF[up], at, lab, lat, f)
-            for tid, up, lab, lat, f in zip(
-                self.ids, self.up, self.labels, self.latency, self.fields, strict=True
-            )
-        ]
-        for i, error in self.errors.items():
-            o = out[i]
-            out[i] = Observation(o.target_id, o.up, at, o.labels, o.latency, o.fields, error)
-        return out
-
 
 @dataclass(slots=True)
 class _Page:
-    """A fetched page, mapped and packed; kept in the ETag cache as is."""
+    """A fetched page, mapped; kept in the ETag cache as is."""
 
-    observations: _Packed
-    at: float  # when it was mapped
+    observations: list[Observation]
     count: int  # items on the page (mapped or not)
     next_cursor: str | None
     next_page: int | None
@@ -315,8 +220,7 @@ class HttpJsonSource(BaseSource):
         if cursor is not None and not isinstance(cursor, str | int):
             raise SourceError(f"{what}: next_cursor gave {cursor!r}", retryable=False)
         return _Page(
-            _Packed.of(observations),
-            at,
+            observations,
             len(items),
             str(cursor) if cursor not in (None, "") else None,
             _as_int(self._next_page(doc), f"{what}: next_page") if self._next_page else None,
@@ -332,7 +236,14 @@ class HttpJsonSource(BaseSource):
             self._sweep_newest is None or page.newest_seen > self._sweep_newest
         ):
             self._sweep_newest = page.newest_seen
-        out.extend(page.observations.unpack(self._clock.now() if reused else page.at))
+        obs = page.observations
+        if not reused:
+            out.extend(obs)
+            return page
+        at = self._clock.now()
+        out.extend(
+            Observation(o.target_id, o.up, at, o.labels, o.latency, o.fields, o.error) for o in obs
+        )
         return page
 
     # ------------------------------------------------------------ sweep
