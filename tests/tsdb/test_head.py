@@ -125,3 +125,24 @@ def test_load_appends_only_newer_samples() -> None:
     h.load(1, np.array([1000]), np.array([1.0]))
     assert h.bounds(1) == (1000, 1000)
     assert h.samples == 4
+
+
+def test_load_many_matches_loading_series_one_by_one() -> None:
+    refs_in = refs(2, 0, 2, 1, 2, 0)
+    ts_in = np.array([1000, 500, 2000, 3000, 3000, 1000])
+    vs_in = np.array([1.0, 6.0, 3.0, 4.0, 5.0, 2.0])
+    bulk, single = Head(), Head()
+    for h in (bulk, single):
+        h.append(0, 700, 0.5, log=False)
+    bulk.load_many(refs_in, ts_in, vs_in)
+    for r in (0, 1, 2):
+        mine = refs_in == r
+        single.load(r, ts_in[mine], vs_in[mine])
+    for h in (bulk, single):
+        assert series(h, 0) == [(700, 0.5), (1000, 2.0)]  # 500 is not newer than 700
+        assert series(h, 2) == [(1000, 1.0), (2000, 3.0), (3000, 5.0)]
+        assert h.bounds(1) == (3000, 3000)
+        assert (h.prev_t[0], h.last_t[0]) == (700, 1000)
+        assert (h.prev_t[2], h.prev_v[2], h.last_v[2]) == (2000, 3.0, 5.0)
+        assert h.prev_t[1] == head_mod.NO_TIME
+        assert h.samples == 6

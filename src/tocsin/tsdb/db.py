@@ -117,10 +117,8 @@ class TSDB:
                 cutoff = self._now_ms() - self._window_ms()
                 rows = list(store.read_chunks(None, cutoff, int(_MAX_T)))
                 counts, ts, vs = decode_many([blob for _, _, blob in rows])
-                offsets = np.concatenate([[0], np.cumsum(counts)]).tolist()
-                for i, (sid, _bs, _blob) in enumerate(rows):
-                    a, b = offsets[i], offsets[i + 1]
-                    self.head.load(sid, ts[a:b], vs[a:b])
+                sids = np.fromiter((sid for sid, _, _ in rows), dtype=np.int64, count=len(rows))
+                self.head.load_many(np.repeat(sids, counts), ts, vs)
                 self._head_floor = min(cutoff, self._compacted_until)
                 self.head.min_t = self._compacted_until
             self._load_segments(store)
@@ -136,18 +134,13 @@ class TSDB:
         if self._compacted_until is not None:
             keep = ts >= self._compacted_until
             refs, ts, vs = refs[keep], ts[keep], vs[keep]
-        order = np.argsort(refs, kind="stable")
-        refs, ts, vs = refs[order], ts[order], vs[order]
-        bounds = np.flatnonzero(np.diff(refs)) + 1
-        for r_part, t_part, v_part in zip(
-            np.split(refs, bounds), np.split(ts, bounds), np.split(vs, bounds), strict=True
-        ):
-            if len(r_part):
-                ref = int(r_part[0])
-                if ref not in self._persisted:
-                    log.error("tsdb: segment references unknown series %d; samples skipped", ref)
-                    continue
-                self.head.load(ref, t_part, v_part)
+        known = np.isin(refs, np.fromiter(self._persisted, dtype=np.int64))
+        if not known.all():
+            for ref in np.unique(refs[~known]).tolist():
+                log.error("tsdb: segment references unknown series %d; samples skipped", ref)
+            refs, ts, vs = refs[known], ts[known], vs[known]
+        # Segments are read in write order, so each series' samples are in time order.
+        self.head.load_many(refs, ts, vs)
 
     def close(self) -> None:
         """Flush everything acknowledged. Call on clean shutdown."""

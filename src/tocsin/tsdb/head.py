@@ -339,6 +339,41 @@ class Head:
         self.last_t[ref], self.last_v[ref] = ts[-1], vs[-1]
         self.samples += len(ts)
 
+    def load_many(self, refs: I64, ts: I64, vs: F64) -> None:
+        """`load` for many series at once: sample i belongs to `refs[i]`, and
+        each series' samples are in time order. Stored as one segment."""
+        if not len(refs):
+            return
+        self._grow(int(refs.max()))
+        had = self._count[refs] > 0
+        keep = ~had | (ts > self.last_t[refs])
+        refs, ts, vs = refs[keep], ts[keep], vs[keep]
+        if not len(refs):
+            return
+        self._seal()
+        r32 = refs.astype(np.int32)
+        ts = np.ascontiguousarray(ts, dtype=np.int64)
+        vs = np.ascontiguousarray(vs, dtype=np.float64)
+        self._segments.append(_Segment(r32, ts, vs, int(ts.min()), int(ts.max())))
+        # Per series: its first, last and second-to-last new sample.
+        order = np.argsort(r32, kind="stable")
+        grouped = r32[order]
+        starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+        ends = np.r_[starts[1:], len(grouped)] - 1
+        series = grouped[starts].astype(np.int64)
+        fresh = self._count[series] == 0
+        self._first_t[series[fresh]] = ts[order[starts[fresh]]]
+        self._count[series] += (ends - starts + 1).astype(np.int32)
+        two = ends > starts
+        self.prev_t[series[~two & ~fresh]] = self.last_t[series[~two & ~fresh]]
+        self.prev_v[series[~two & ~fresh]] = self.last_v[series[~two & ~fresh]]
+        self.prev_t[series[~two & fresh]] = NO_TIME
+        self.prev_t[series[two]] = ts[order[ends[two] - 1]]
+        self.prev_v[series[two]] = vs[order[ends[two] - 1]]
+        self.last_t[series] = ts[order[ends]]
+        self.last_v[series] = vs[order[ends]]
+        self.samples += len(refs)
+
     # -- reading ------------------------------------------------------------------
 
     def _collect(self, where: I64 | None, mint: int, maxt: int) -> tuple[I64, I64, F64]:
