@@ -4,7 +4,8 @@ Part 1, `sweep` (real time): the fleet simulator runs as a child process on
 127.0.0.1 (its CPU is not counted); in this process an http_json source, the
 detector and the target-series writer (into an in-memory tsdb) sweep 10,000
 and 100,000 zones. Prints wall and CPU seconds per sweep, API calls per
-sweep, and RSS growth per zone.
+sweep, and RSS growth per zone. Each configuration (zones, gc settings) runs
+in a fresh process, so its RSS growth cannot reuse memory an earlier one freed.
 
 Part 2, `quality` (virtual time): the simulator runs in-process on a
 FakeClock with a scenario of outages (blips and real ones), venue outages,
@@ -14,6 +15,7 @@ against the simulator's ground truth: detection latency (outage start ->
 confirmed down) p50/p99, missed outages, false downs, blips paged.
 
     .venv/bin/python bench/fleet_pipeline.py [sweep|quality|all] [--zones 10000,100000]
+        [--gc both|default|tuned]
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import os
 import random
 import resource
@@ -97,19 +100,25 @@ DETECTION = DetectionConfig.model_validate(
 class Pipeline:
     """Source -> detector -> tsdb, as `tocsin run` wires them (minus the API)."""
 
-    def __init__(self, base_url: str, clock: Clock, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, clock: Clock, *, timeout: float = 10.0, keep_changes: bool = True
+    ) -> None:
         self.source = build_source(source_config(base_url, timeout=timeout), clock)
         self.detector = Detector(DETECTION, clock)
         self.tsdb = TSDB(None)
         self.writer = TargetSeriesWriter(self.tsdb)
+        # The quality score needs every state change; the memory figure must
+        # not count them (`tocsin run` hands them to the store and drops them).
+        self.keep_changes = keep_changes
         self.changes: list[StateChange] = []
-        self.rounds: list[Round] = []
         self.poller = SourcePoller(self.source, self.detector, self._sink, clock)
 
     async def _sink(self, rnd: Round) -> None:
         self.writer.write(self.detector.statuses(), int(rnd.sweep.finished * 1000))
-        self.changes.extend(rnd.changes)
-        self.rounds.append(rnd)
+        if self.keep_changes:
+            self.changes.extend(rnd.changes)
+        # As `tocsin run`: the changed targets are taken for saving every sweep.
+        self.detector.take_dirty()
 
     async def close(self) -> None:
         await self.source.close()
@@ -160,7 +169,7 @@ async def bench_sweep(zones: int, sweeps: int, *, tuned: bool) -> dict[str, floa
         await _wait_port(port)
         gc.collect()
         rss0 = _rss_bytes()
-        p = Pipeline(f"http://127.0.0.1:{port}", SystemClock())
+        p = Pipeline(f"http://127.0.0.1:{port}", SystemClock(), keep_changes=False)
         if tuned:
             tune_gc()
         walls, cpus, calls = [], [], []
@@ -171,6 +180,7 @@ async def bench_sweep(zones: int, sweeps: int, *, tuned: bool) -> dict[str, floa
             cpus.append(time.process_time() - c0)
             calls.append(rnd.sweep.requests)
             assert rnd.sweep.ok, rnd.sweep.error
+        del rnd  # `tocsin run` keeps no round past its sink
         gc.collect()
         rss = _rss_bytes() - rss0
         await p.close()
@@ -332,6 +342,30 @@ def score(
     }
 
 
+def _sweep_in_child(zones: int, sweeps: int, tuned: bool) -> dict[str, Any]:
+    """`bench_sweep` in a fresh process: RSS growth must not reuse memory an
+    earlier configuration freed."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "sweep",
+            "--child",
+            "--zones",
+            str(zones),
+            "--sweeps",
+            str(sweeps),
+            "--gc",
+            "tuned" if tuned else "default",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("part", nargs="?", default="all", choices=["sweep", "quality", "all"])
@@ -340,7 +374,13 @@ async def main() -> None:
     ap.add_argument("--quality-zones", type=int, default=10000)
     ap.add_argument("--hours", type=float, default=2.0)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--gc", choices=["both", "default", "tuned"], default="both")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:  # one configuration, in a process of its own
+        r = await bench_sweep(int(args.zones), args.sweeps, tuned=args.gc == "tuned")
+        print(json.dumps(r))
+        return
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus")
     if args.part in ("sweep", "all"):
         print("\n## sweep (real time, simulator in a child process)\n")
@@ -349,8 +389,9 @@ async def main() -> None:
             "| API calls/sweep | core share at 60 s | RSS/zone |"
         )
         print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-        for z, tuned in ((int(x), t) for x in args.zones.split(",") for t in (False, True)):
-            r = await bench_sweep(z, args.sweeps, tuned=tuned)
+        gcs = {"both": (False, True), "default": (False,), "tuned": (True,)}[args.gc]
+        for z, tuned in ((int(x), t) for x in args.zones.split(",") for t in gcs):
+            r = _sweep_in_child(z, args.sweeps, tuned)
             print(
                 f"| {z:,} | {'yes' if tuned else 'no'} | {r['cold_wall']:.2f} "
                 f"| {r['cold_cpu']:.2f} | {r['warm_wall']:.2f} "

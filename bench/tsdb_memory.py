@@ -54,9 +54,8 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * resource.getpagesize()
 
 
-def build(series: int, samples: int) -> tuple[TSDB, float]:
+def build(labels: list[dict[str, str]], samples: int) -> tuple[TSDB, float]:
     """A TSDB with the fleet's series, `samples` sweeps, one rule-like read."""
-    labels = target_labels(series // 3)
     db = TSDB().open()
     t = time.perf_counter()
     refs = db.refs(labels)
@@ -79,7 +78,7 @@ def measure(series: int, samples: int, traced: bool) -> None:
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
     rss0 = rss_bytes()
-    db, create_s = build(series, samples)
+    db, create_s = build(labels, samples)
     gc.collect()
     n = len(labels)
     if traced:

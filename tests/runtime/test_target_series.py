@@ -65,3 +65,59 @@ def test_relabelled_target_ends_old_series_and_starts_new() -> None:
         s.labels["venue"]: [bool(x) for x in is_stale(s.values)] for s in db.select([up], 0, 10**13)
     }
     assert by_venue == {"v1": [False, True], "v2": [False]}
+
+
+def _up_series(db: TSDB) -> dict[str, list[bool]]:
+    up = LabelMatcher("__name__", MatchOp.EQ, "tocsin_target_up")
+    return {
+        f"{s.labels['target']}/{s.labels['venue']}": [bool(x) for x in is_stale(s.values)]
+        for s in db.select([up], 0, 10**13)
+    }
+
+
+def test_same_labels_in_another_order_keep_the_series() -> None:
+    db = TSDB(None)
+    w = TargetSeriesWriter(db)
+    w.write([T("z1", TargetState.UP, labels={"venue": "v1", "region": "eu"})], 1000)
+    w.write([T("z1", TargetState.UP, labels={"region": "eu", "venue": "v1"})], 2000)
+    # The writer's own labels (target, source) override the target's: no relabel either.
+    w.write([T("z1", TargetState.UP, labels={"region": "eu", "venue": "v1", "target": "x"})], 3000)
+    assert _up_series(db) == {"z1/v1": [False, False, False]}
+
+
+def test_forgotten_target_frees_its_slot_for_a_new_one() -> None:
+    db = TSDB(None)
+    w = TargetSeriesWriter(db)
+    w.write([T("z1", TargetState.FLAPPING)], 1000)
+    assert w.forget("fleet", "z1", 2000) == 3  # flapping, latency, volume end
+    assert w.forget("fleet", "z1", 2500) == 0
+    # z2 takes z1's slot: it must not inherit z1's refs or its last state.
+    w.write([T("z2", TargetState.UP, labels={"venue": "v2"})], 3000)
+    assert len(w) == 1
+    assert _up_series(db) == {"z2/v2": [False]}
+    assert _samples(db, "tocsin_target_flapping") == [1.0, math.inf]
+    w.write([T("z2", TargetState.DOWN, labels={"venue": "v2"})], 4000)
+    assert _samples(db, "tocsin_target_flapping") == [1.0, math.inf]
+    assert _up_series(db) == {"z2/v2": [False, False]}
+
+
+@dataclass
+class Shared(T):
+    """A status that hands out its label tuple, as the detector's does."""
+
+    label_tuple: tuple[object, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.label_tuple = (tuple(self.labels), *self.labels.values())
+
+
+def test_a_shared_label_tuple_is_kept_not_copied() -> None:
+    db = TSDB(None)
+    w = TargetSeriesWriter(db)
+    first = Shared("z1", TargetState.UP)
+    w.write([first], 1000)
+    assert w._labels[0] is first.label_tuple
+    # An equal tuple from another object (a restarted detector) keeps the series.
+    w.write([Shared("z1", TargetState.UP)], 2000)
+    w.write([Shared("z1", TargetState.UP, labels={"venue": "v2"})], 3000)
+    assert _up_series(db) == {"z1/v1": [False, False, True], "z1/v2": [False]}

@@ -80,6 +80,12 @@ class TargetStatus:
         return dict(zip(lab[0], lab[1:], strict=True))
 
     @property
+    def label_tuple(self) -> tuple[Any, ...]:
+        """The labels as `(names, value1, value2, ...)`, shared, never changed in place:
+        a new tuple whenever the labels change, so `is` tells "unchanged" cheaply."""
+        return self._labels
+
+    @property
     def flapping(self) -> bool:
         return bool(self._flags & FLAPPING)
 

@@ -117,10 +117,8 @@ class TSDB:
                 cutoff = self._now_ms() - self._window_ms()
                 rows = list(store.read_chunks(None, cutoff, int(_MAX_T)))
                 counts, ts, vs = decode_many([blob for _, _, blob in rows])
-                offsets = np.concatenate([[0], np.cumsum(counts)]).tolist()
-                for i, (sid, _bs, _blob) in enumerate(rows):
-                    a, b = offsets[i], offsets[i + 1]
-                    self.head.load(sid, ts[a:b], vs[a:b])
+                sids = np.fromiter((sid for sid, _, _ in rows), dtype=np.int64, count=len(rows))
+                self.head.load_many(np.repeat(sids, counts), ts, vs)
                 self._head_floor = min(cutoff, self._compacted_until)
                 self.head.min_t = self._compacted_until
             self._load_segments(store)
@@ -136,18 +134,13 @@ class TSDB:
         if self._compacted_until is not None:
             keep = ts >= self._compacted_until
             refs, ts, vs = refs[keep], ts[keep], vs[keep]
-        order = np.argsort(refs, kind="stable")
-        refs, ts, vs = refs[order], ts[order], vs[order]
-        bounds = np.flatnonzero(np.diff(refs)) + 1
-        for r_part, t_part, v_part in zip(
-            np.split(refs, bounds), np.split(ts, bounds), np.split(vs, bounds), strict=True
-        ):
-            if len(r_part):
-                ref = int(r_part[0])
-                if ref not in self._persisted:
-                    log.error("tsdb: segment references unknown series %d; samples skipped", ref)
-                    continue
-                self.head.load(ref, t_part, v_part)
+        known = np.isin(refs, np.fromiter(self._persisted, dtype=np.int64))
+        if not known.all():
+            for ref in np.unique(refs[~known]).tolist():
+                log.error("tsdb: segment references unknown series %d; samples skipped", ref)
+            refs, ts, vs = refs[known], ts[known], vs[known]
+        # Segments are read in write order, so each series' samples are in time order.
+        self.head.load_many(refs, ts, vs)
 
     def close(self) -> None:
         """Flush everything acknowledged. Call on clean shutdown."""
@@ -229,8 +222,8 @@ class TSDB:
         with self._lock:
             refs = self.index.select(matchers)
             labels = self.index.labels_of(refs.tolist())
-            hot = [self.head.range(r, mint_ms, maxt_ms) for r in refs.tolist()]
-            firsts = [self.head.first_t(r) for r in refs.tolist()]
+            hot = self.head.ranges(refs, mint_ms, maxt_ms)
+            firsts = self.head.firsts(refs)
             floor = self._head_floor
         cold: dict[int, list[tuple[I64, F64]]] = {}
         if self._store is not None and mint_ms < floor and len(refs):
@@ -376,9 +369,7 @@ class TSDB:
             labels = self.index.labels_of(refs.tolist())
             cu = self._compacted_until
             hot_from = cu if cu is not None else int(NO_TIME)
-            hot = [
-                self.head.range(r, max(mint_ms - res_ms, hot_from), maxt_ms) for r in refs.tolist()
-            ]
+            hot = self.head.ranges(refs, max(mint_ms - res_ms, hot_from), maxt_ms)
         stored: dict[int, list[rollup.Rollup]] = {}
         if self._store is not None and cu is not None and mint_ms < cu and len(refs):
             for sid, _bs, blob in self._store.read_rollups(
@@ -447,7 +438,8 @@ class TSDB:
         with self._lock:
             cu = self._compacted_until
             if cu is None:
-                firsts = [self.head.first_t(r) for r in self.head.refs_with_samples()]
+                with_samples = np.asarray(self.head.refs_with_samples(), dtype=np.int64)
+                firsts = self.head.firsts(with_samples)
                 if not firsts:
                     return 0
                 cu = min(t for t in firsts if t is not None) // BLOCK_MS * BLOCK_MS

@@ -183,7 +183,9 @@ class SeriesIndex:
         self._insert(ref, pairs, rest)
 
     def _grow(self, ref: int) -> None:
-        cap = max(ref + 1, 2 * self._cap, _MIN_CAPACITY)
+        # 1/8 headroom, not doubling: the columns are most of the index's
+        # memory, and growing is a copy of a few MB, rare and cheap.
+        cap = max(ref + 1, self._cap + self._cap // 8, _MIN_CAPACITY)
         extra = cap - self._cap
         for sym, col in self._cols.items():
             self._cols[sym] = np.concatenate([col, np.zeros(extra, dtype=np.int32)])
