@@ -7,6 +7,7 @@ and with a `receiver` label, so existing dashboards translate directly.
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -22,6 +23,13 @@ def failure_reason(attempt: DeliveryAttempt) -> str:
     if attempt.error == RATE_LIMITED:
         return "rate_limited"
     return "deadline" if attempt.retryable else "permanent"
+
+
+class _Children(NamedTuple):
+    labels: tuple[str, str]
+    requests: Counter
+    latency: Histogram
+    notifications: Counter
 
 
 class MultiSink:
@@ -74,18 +82,32 @@ class MetricsSink:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=registry,
         )
+        self._cache: dict[tuple[str, str], _Children] = {}
+
+    def _children(self, receiver: str, integration: str) -> _Children:
+        """The per-label series every attempt touches, looked up once: label
+        lookups cost more than the increments themselves."""
+        found = self._cache.get((receiver, integration))
+        if found is None:
+            # `integration` is e.g. "slack[0]"; the kind keeps label cardinality low.
+            labels = (receiver, integration.split("[", 1)[0])
+            found = self._cache[(receiver, integration)] = _Children(
+                labels,
+                self.requests.labels(*labels),
+                self.latency.labels(*labels),
+                self.notifications.labels(*labels),
+            )
+        return found
 
     async def record(self, attempt: DeliveryAttempt) -> None:
-        # `integration` is e.g. "slack[0]"; the kind keeps label cardinality low.
-        kind = attempt.integration.split("[", 1)[0]
-        labels = (attempt.receiver, kind)
+        series = self._children(attempt.receiver, attempt.integration)
         # Rate-limit and cancellation records close a delivery; they sent nothing.
         if attempt.error not in (CANCELLED, RATE_LIMITED):
-            self.requests.labels(*labels).inc()
-            self.latency.labels(*labels).observe(attempt.duration)
+            series.requests.inc()
+            series.latency.observe(attempt.duration)
             if not attempt.ok:
-                self.requests_failed.labels(*labels, str(attempt.retryable).lower()).inc()
+                self.requests_failed.labels(*series.labels, str(attempt.retryable).lower()).inc()
         if attempt.final:
-            self.notifications.labels(*labels).inc()
+            series.notifications.inc()
             if not attempt.ok:
-                self.failed.labels(*labels, failure_reason(attempt)).inc()
+                self.failed.labels(*series.labels, failure_reason(attempt)).inc()
