@@ -7,7 +7,6 @@ and with a `receiver` label, so existing dashboards translate directly.
 from __future__ import annotations
 
 import logging
-from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -23,13 +22,6 @@ def failure_reason(attempt: DeliveryAttempt) -> str:
     if attempt.error == RATE_LIMITED:
         return "rate_limited"
     return "deadline" if attempt.retryable else "permanent"
-
-
-class _Children(NamedTuple):
-    labels: tuple[str, str]
-    requests: Counter
-    latency: Histogram
-    notifications: Counter
 
 
 class MultiSink:
@@ -82,32 +74,40 @@ class MetricsSink:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=registry,
         )
-        self._cache: dict[tuple[str, str], _Children] = {}
+        self._counters: dict[tuple[int, str, str], Counter] = {}
+        self._histograms: dict[tuple[str, str], Histogram] = {}
 
-    def _children(self, receiver: str, integration: str) -> _Children:
-        """The per-label series every attempt touches, looked up once: label
-        lookups cost more than the increments themselves."""
-        found = self._cache.get((receiver, integration))
+    def _series(self, metric: Counter, attempt: DeliveryAttempt) -> Counter:
+        """The metric's series for the attempt's receiver and integration kind,
+        looked up once: the label lookup costs more than the increment. Made
+        on first use, so a series appears only once it has counted something."""
+        key = (id(metric), attempt.receiver, attempt.integration)
+        found = self._counters.get(key)
         if found is None:
-            # `integration` is e.g. "slack[0]"; the kind keeps label cardinality low.
-            labels = (receiver, integration.split("[", 1)[0])
-            found = self._cache[(receiver, integration)] = _Children(
-                labels,
-                self.requests.labels(*labels),
-                self.latency.labels(*labels),
-                self.notifications.labels(*labels),
-            )
+            found = self._counters[key] = metric.labels(*_labels(attempt))
+        return found
+
+    def _latency(self, attempt: DeliveryAttempt) -> Histogram:
+        key = (attempt.receiver, attempt.integration)
+        found = self._histograms.get(key)
+        if found is None:
+            found = self._histograms[key] = self.latency.labels(*_labels(attempt))
         return found
 
     async def record(self, attempt: DeliveryAttempt) -> None:
-        series = self._children(attempt.receiver, attempt.integration)
         # Rate-limit and cancellation records close a delivery; they sent nothing.
         if attempt.error not in (CANCELLED, RATE_LIMITED):
-            series.requests.inc()
-            series.latency.observe(attempt.duration)
+            self._series(self.requests, attempt).inc()
+            self._latency(attempt).observe(attempt.duration)
             if not attempt.ok:
-                self.requests_failed.labels(*series.labels, str(attempt.retryable).lower()).inc()
+                retryable = str(attempt.retryable).lower()
+                self.requests_failed.labels(*_labels(attempt), retryable).inc()
         if attempt.final:
-            series.notifications.inc()
+            self._series(self.notifications, attempt).inc()
             if not attempt.ok:
-                self.failed.labels(*series.labels, failure_reason(attempt)).inc()
+                self.failed.labels(*_labels(attempt), failure_reason(attempt)).inc()
+
+
+def _labels(attempt: DeliveryAttempt) -> tuple[str, str]:
+    # `integration` is e.g. "slack[0]"; the kind keeps label cardinality low.
+    return attempt.receiver, attempt.integration.split("[", 1)[0]
