@@ -96,6 +96,27 @@ async def test_metrics_sink_counts_like_alertmanager() -> None:
     assert value("tocsin_notification_latency_seconds_count") == 4
 
 
+async def test_metrics_sink_keeps_receivers_and_kinds_apart() -> None:
+    registry = CollectorRegistry()
+    sink = MetricsSink(registry)
+    for a in [
+        attempt(),
+        attempt(receiver="pager"),
+        attempt(receiver="pager", integration="webhook[0]", ok=False, final=False),
+        attempt(integration="slack[1]"),
+    ]:
+        await sink.record(a)
+
+    def value(name: str, receiver: str, integration: str) -> float | None:
+        return registry.get_sample_value(name, {"receiver": receiver, "integration": integration})
+
+    assert value("tocsin_notifications_total", "venue-it", "slack") == 2
+    assert value("tocsin_notifications_total", "pager", "slack") == 1
+    assert value("tocsin_notifications_total", "pager", "webhook") is None
+    assert value("tocsin_notification_requests_total", "pager", "webhook") == 1
+    assert value("tocsin_notification_latency_seconds_count", "pager", "slack") == 1
+
+
 async def test_multisink_survives_a_broken_sink(clock: FakeClock) -> None:
     class Broken:
         async def record(self, attempt: DeliveryAttempt) -> None:

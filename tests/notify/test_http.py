@@ -18,6 +18,7 @@ from tocsin.clock import FakeClock
 from tocsin.notify import webhook
 from tocsin.notify.deps import IntegrationDeps
 from tocsin.notify.dispatch import Receivers
+from tocsin.notify.http import make_client
 from tocsin.notify.retry import MemoryAttemptSink, Retrier
 from tocsin.notify.types import DeliveryFailure
 
@@ -312,3 +313,40 @@ async def test_header_with_line_break_is_a_permanent_failure(deps: IntegrationDe
             await integ.notify(notification())
     assert not err.value.retryable
     assert hook.requests == []
+
+
+async def test_per_request_headers_do_not_stick_and_no_cookies_are_kept(
+    deps: IntegrationDeps,
+) -> None:
+    """Merged headers are kept per set of request headers; the session keeps
+    no cookies (as Alertmanager's client), so a Set-Cookie is never sent back."""
+    seen: list[dict[str, str]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        resp = web.Response(text="ok")
+        resp.set_cookie("session", "abc")
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    client = make_client(
+        {"http_headers": {"X-Team": {"values": ["ops"]}}},
+        session=deps.http,
+        timeout=5.0,
+        where="webhook_configs[0]",
+    )
+    try:
+        for extra in ({"X-Thread": "1"}, {"X-Thread": "2"}, None, {"X-Thread": "1"}):
+            resp = await client.request("POST", url, content=b"{}", headers=extra)
+            assert resp.status_code == 200
+    finally:
+        await runner.cleanup()
+    assert [h.get("X-Thread") for h in seen] == ["1", "2", None, "1"]
+    assert [h.get("X-Team") for h in seen] == ["ops"] * 4
+    assert [h.get("User-Agent") for h in seen] == ["tocsin"] * 4
+    assert not any("Cookie" in h for h in seen)

@@ -29,6 +29,18 @@ class Decision:
     reason: str
 
 
+# The decisions are few and fixed: made once, not per flush.
+_FIRST = Decision(True, "first notification for this group")
+_NOTHING_YET = Decision(False, "nothing firing and nothing sent before")
+_REFIRING = Decision(True, "first notification since the group resolved")
+_NEW_FIRING = Decision(True, "new firing alerts")
+_ALL_RESOLVED = Decision(True, "all alerts resolved")
+_RESOLUTION_SENT = Decision(False, "nothing firing, resolution already sent")
+_NEWLY_RESOLVED = Decision(True, "newly resolved alerts")
+_REPEAT = Decision(True, "repeat interval passed")
+_ALREADY_NOTIFIED = Decision(False, "already notified, repeat interval not passed")
+
+
 def needs_update(
     entry: LogEntry | None,
     firing: Set[str],
@@ -40,19 +52,13 @@ def needs_update(
 ) -> Decision:
     """Decide for one integration of one group; `firing`/`resolved` are fingerprints."""
     if entry is None:
-        if firing:
-            return Decision(True, "first notification for this group")
-        return Decision(False, "nothing firing and nothing sent before")
+        return _FIRST if firing else _NOTHING_YET
     if not firing <= entry.firing:
-        if not entry.firing:
-            return Decision(True, "first notification since the group resolved")
-        return Decision(True, "new firing alerts")
+        return _NEW_FIRING if entry.firing else _REFIRING
     if not firing:
-        if entry.firing:
-            return Decision(True, "all alerts resolved")
-        return Decision(False, "nothing firing, resolution already sent")
+        return _ALL_RESOLVED if entry.firing else _RESOLUTION_SENT
     if send_resolved and not resolved <= entry.resolved:
-        return Decision(True, "newly resolved alerts")
+        return _NEWLY_RESOLVED
     if now - entry.timestamp >= repeat_interval:
-        return Decision(True, "repeat interval passed")
-    return Decision(False, "already notified, repeat interval not passed")
+        return _REPEAT
+    return _ALREADY_NOTIFIED

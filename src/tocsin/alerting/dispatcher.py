@@ -32,7 +32,7 @@ from tocsin.alerting.inhibit import Inhibitor
 from tocsin.alerting.matchers import matches_all
 from tocsin.alerting.model import Alert
 from tocsin.alerting.mute import TimeMuter
-from tocsin.alerting.nflog import NotificationLog
+from tocsin.alerting.nflog import LogEntry, NotificationLog
 from tocsin.alerting.persistence import AlertingState, GroupRow, HistoryAttemptSink
 from tocsin.alerting.routing import Route, build_tree
 from tocsin.alerting.silences import Silences
@@ -70,6 +70,10 @@ log = logging.getLogger(__name__)
 
 #: How often expired log entries and silences are dropped (Alertmanager: 15m).
 MAINTENANCE_INTERVAL = 900.0
+
+
+# A flush pipeline with what it was built from: (integrations, flap tracker, pipeline).
+_CachedPipeline = tuple[Mapping[str, Integration], FlapTracker | None, Stage]
 
 
 class ReceiverSet(Protocol):
@@ -151,6 +155,9 @@ class Dispatcher:
         self.receivers: ReceiverSet | None = None
         self.generation = 0  # bumped by every configuration, for caches
         self.flaps: FlapTracker | None = None
+        # Pipelines by (id of the route, receiver), valid for one generation.
+        self._pipelines: dict[tuple[int, str], _CachedPipeline] = {}
+        self._pipelines_generation = -1
         self._configure(config, extensions or AlertingExtensions(), receivers)
 
     # -- configuration -----------------------------------------------------
@@ -452,13 +459,25 @@ class Dispatcher:
             if delay <= 0:
                 await asyncio.sleep(0)
                 continue
-            sleeper = asyncio.ensure_future(self.clock.sleep(delay))
-            waker = asyncio.ensure_future(self._wake.wait())
-            try:
-                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                waker.cancel()
+            await self._sleep_or_wake(delay)
+
+    async def _sleep_or_wake(self, delay: float) -> None:
+        """Wait until `delay` seconds pass or something is put."""
+        if isinstance(self.clock, SystemClock):
+            # On the real clock a timer on this task does it: a put wakes the
+            # loop directly, one step sooner than through helper tasks (this
+            # is on the path from a POST to the first notification).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep(delay))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
 
     def maintenance(self) -> None:
         """Forget expired notification log entries and long-expired silences
@@ -538,7 +557,9 @@ class Dispatcher:
         )
         try:
             pipeline = self._pipeline(g)
-            await pipeline.exec(ctx, sorted(alerts, key=notification_order))
+            if len(alerts) > 1:
+                alerts = sorted(alerts, key=notification_order)
+            await pipeline.exec(ctx, alerts)
             return True
         except StageError as exc:
             log.warning("notification for %s to %s failed: %s", g.key, g.receiver, exc)
@@ -547,6 +568,25 @@ class Dispatcher:
             self.state.append_notifications(ctx.notifications)
 
     def _pipeline(self, g: AggregationGroup) -> Stage:
+        """The group's pipeline, built once per route, receiver and configuration:
+        its stages hold only configuration and shared state, so flushes reuse it."""
+        integrations = self._integrations(g.receiver)
+        if self._pipelines_generation != self.generation:
+            self._pipelines.clear()
+            self._pipelines_generation = self.generation
+        key = (id(g.route), g.receiver)
+        cached = self._pipelines.get(key)
+        # The integrations or the flap tracker swapped without a configuration
+        # (tests, embedders) invalidate the cached pipeline too.
+        if cached is not None and cached[0] is integrations and cached[1] is self.flaps:
+            return cached[2]
+        pipeline = self._build_pipeline(g, integrations)
+        self._pipelines[key] = (integrations, self.flaps, pipeline)
+        return pipeline
+
+    def _build_pipeline(
+        self, g: AggregationGroup, integrations: Mapping[str, Integration]
+    ) -> Stage:
         stages: list[Stage] = []
         if self.flaps is not None:
             tracker = self.flaps
@@ -558,12 +598,13 @@ class Dispatcher:
         time_muter = self._time_muters.get(id(g.route))
         if time_muter is not None:
             stages.append(MuteStage(time_muter))
-        stages.append(MuteStage(self.inhibitor))
+        if self.inhibitor.rules:
+            # Without rules nothing is ever inhibited: no stage to run per flush.
+            stages.append(MuteStage(self.inhibitor))
         keep = None
         if self.extensions.for_receiver(g.receiver).notify_resolved_when_silenced:
             keep = self._was_notified_firing
         stages.append(MuteStage(self.silences, keep))
-        integrations = self._integrations(g.receiver)
         retrier = self.receivers.retrier if self.receivers is not None else None
         branches: list[Stage] = []
         for name, integration in integrations.items():
@@ -600,11 +641,9 @@ class Dispatcher:
             for e in self.nflog.for_receiver(ctx.group_key, ctx.receiver)
         )
 
-    def _persist_nflog(self, group_key: str, receiver: str, integration: str) -> None:
-        entry = self.nflog.get(group_key, receiver, integration)
-        if entry is not None:
-            self.state.save_nflog([entry])
-            self._schedule_commit(urgent=True)
+    def _persist_nflog(self, entry: LogEntry) -> None:
+        self.state.save_nflog([entry])
+        self._schedule_commit(urgent=True)
 
     def _drop_resolved(self, g: AggregationGroup, seen: Mapping[str, float]) -> None:
         """Forget resolved alerts the flush delivered and nobody updated since."""
@@ -652,7 +691,7 @@ class Dispatcher:
             group_key=g.key,
             route_id=self._route_ids.get(id(g.route)) or g.route.route_id(),
             receiver=g.receiver,
-            labels=dict(g.labels),
+            labels=g.labels,  # copied by save_groups
             next_flush=g.next_flush,
             has_flushed=g.has_flushed,
             created_at=g.created_at,

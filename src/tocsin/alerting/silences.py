@@ -272,6 +272,8 @@ class Silences:
         )
 
     def mutes(self, labels: Mapping[str, str], now: float) -> str | None:
+        if not self._by_id:
+            return None  # the usual case, asked for every alert of every flush
         ids = self.is_silenced(labels, now)
         if not ids:
             return None

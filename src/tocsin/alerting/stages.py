@@ -23,7 +23,7 @@ from tocsin.alerting.dedup import needs_update
 from tocsin.alerting.extensions import ReceiverOptions
 from tocsin.alerting.flapping import FlapTracker
 from tocsin.alerting.mute import Muter
-from tocsin.alerting.nflog import NotificationLog
+from tocsin.alerting.nflog import LogEntry, NotificationLog
 from tocsin.alerting.persistence import NotificationRow
 from tocsin.alerting.store import StoredAlert
 from tocsin.errors import TocsinError
@@ -254,7 +254,7 @@ class SetNotifiesStage:
         self,
         nflog: NotificationLog,
         integration_name: str,
-        on_log: Callable[[str, str, str], None],
+        on_log: Callable[[LogEntry], None],
     ) -> None:
         self.nflog = nflog
         self.name = integration_name
@@ -262,6 +262,6 @@ class SetNotifiesStage:
 
     async def exec(self, ctx: FlushContext, alerts: list[StoredAlert]) -> list[StoredAlert]:
         firing, resolved, _ = ctx.dedup.get(self.name, (frozenset(), frozenset(), ""))
-        self.nflog.log(ctx.group_key, ctx.receiver, self.name, firing, resolved, ctx.now)
-        self.on_log(ctx.group_key, ctx.receiver, self.name)
+        entry = self.nflog.log(ctx.group_key, ctx.receiver, self.name, firing, resolved, ctx.now)
+        self.on_log(entry)
         return alerts

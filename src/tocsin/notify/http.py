@@ -27,11 +27,15 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from tocsin.notify.fields import plain, problem, read_secret
 from tocsin.notify.types import DeliveryFailure
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})
+# Integrations set these themselves (or deliberately leave them out).
+_SKIP_AUTO_HEADERS = ("User-Agent", "Content-Type")
+_CACHED = 256
 _KNOWN_HTTP_CONFIG = {
     "basic_auth",
     "authorization",
@@ -147,8 +151,16 @@ class SharedSession:
             # bound without one busy receiver starving the others.
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit_per_host)
             # Proxies are chosen per request (config or environment), never by
-            # the session from the environment behind the config's back.
-            self._own = aiohttp.ClientSession(connector=connector, trust_env=False)
+            # the session from the environment behind the config's back. No
+            # cookie jar, as Alertmanager's HTTP client keeps none (and looking
+            # cookies up costs on every request); the integrations set their
+            # own User-Agent and Content-Type.
+            self._own = aiohttp.ClientSession(
+                connector=connector,
+                trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=_SKIP_AUTO_HEADERS,
+            )
         return self._own
 
     async def aclose(self) -> None:
@@ -236,6 +248,7 @@ class HttpClient:
         self._no_proxy = no_proxy
         self._proxy_env = proxy_from_environment
         self._redirects = follow_redirects
+        self._header_cache: dict[tuple[tuple[str, str], ...], CIMultiDict[str]] = {}
         # aiohttp's `connect` includes the wait for a free pooled connection;
         # under a burst that queue is long and is not a failure of the server,
         # so only the socket connect and reads are limited here. The retrier's
@@ -253,11 +266,19 @@ class HttpClient:
         return None
 
     def _merged_headers(self, extra: Mapping[str, str] | None) -> CIMultiDict[str]:
-        # CIMultiDict keeps each name's spelling on the wire and repeated
-        # `http_headers` values; a request's own header replaces the default.
-        headers: CIMultiDict[str] = CIMultiDict(self._headers)
-        for name, value in (extra or {}).items():
-            headers[name] = value
+        # Most requests of an integration carry the same headers: merge once.
+        # aiohttp copies the headers it is given, so sharing them is safe.
+        key = tuple(extra.items()) if extra else ()
+        headers = self._header_cache.get(key)
+        if headers is None:
+            # CIMultiDict keeps each name's spelling on the wire and repeated
+            # `http_headers` values; a request's own header replaces the default.
+            headers = CIMultiDict(self._headers)
+            for name, value in key:
+                headers[name] = value
+            if len(self._header_cache) >= _CACHED:  # per-request values (Slack threads)
+                self._header_cache.clear()
+            self._header_cache[key] = headers
         return headers
 
     async def request(
@@ -271,10 +292,10 @@ class HttpClient:
         session = self._session.get()
         async with session.request(
             method,
-            url,
+            _parsed(url),
             data=content,
             headers=self._merged_headers(headers),
-            skip_auto_headers=("User-Agent", "Content-Type"),
+            skip_auto_headers=_SKIP_AUTO_HEADERS,
             ssl=self._tls,
             server_hostname=self._server_name,
             proxy=self._proxy_for(url),
@@ -283,6 +304,16 @@ class HttpClient:
         ) as resp:
             body = await resp.read()
             return HttpResponse(resp.status, resp.headers, body, str(resp.url), resp.charset)
+
+
+@functools.lru_cache(maxsize=_CACHED)
+def _parsed(url: str) -> URL | str:
+    """The URL parsed once (integrations send to a few fixed URLs); one that
+    does not parse goes to aiohttp as it is, which reports it as before."""
+    try:
+        return URL(url)
+    except (ValueError, TypeError):
+        return url
 
 
 def make_client(

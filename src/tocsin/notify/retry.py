@@ -196,7 +196,9 @@ class Retrier:
         self, name: str, integration: Integration, n: Notification, deadline: float
     ) -> DeliveryOutcome:
         """Try until success, a permanent failure, or `deadline` (Unix seconds)."""
-        if not integration.send_resolved:
+        if not integration.send_resolved and (
+            not n.alerts or any(a.status == "resolved" for a in n.alerts)
+        ):
             n = n.without_resolved()
             if not n.alerts:
                 return DeliveryOutcome(

@@ -74,18 +74,40 @@ class MetricsSink:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=registry,
         )
+        self._counters: dict[tuple[int, str, str], Counter] = {}
+        self._histograms: dict[tuple[str, str], Histogram] = {}
+
+    def _series(self, metric: Counter, attempt: DeliveryAttempt) -> Counter:
+        """The metric's series for the attempt's receiver and integration kind,
+        looked up once: the label lookup costs more than the increment. Made
+        on first use, so a series appears only once it has counted something."""
+        key = (id(metric), attempt.receiver, attempt.integration)
+        found = self._counters.get(key)
+        if found is None:
+            found = self._counters[key] = metric.labels(*_labels(attempt))
+        return found
+
+    def _latency(self, attempt: DeliveryAttempt) -> Histogram:
+        key = (attempt.receiver, attempt.integration)
+        found = self._histograms.get(key)
+        if found is None:
+            found = self._histograms[key] = self.latency.labels(*_labels(attempt))
+        return found
 
     async def record(self, attempt: DeliveryAttempt) -> None:
-        # `integration` is e.g. "slack[0]"; the kind keeps label cardinality low.
-        kind = attempt.integration.split("[", 1)[0]
-        labels = (attempt.receiver, kind)
         # Rate-limit and cancellation records close a delivery; they sent nothing.
         if attempt.error not in (CANCELLED, RATE_LIMITED):
-            self.requests.labels(*labels).inc()
-            self.latency.labels(*labels).observe(attempt.duration)
+            self._series(self.requests, attempt).inc()
+            self._latency(attempt).observe(attempt.duration)
             if not attempt.ok:
-                self.requests_failed.labels(*labels, str(attempt.retryable).lower()).inc()
+                retryable = str(attempt.retryable).lower()
+                self.requests_failed.labels(*_labels(attempt), retryable).inc()
         if attempt.final:
-            self.notifications.labels(*labels).inc()
+            self._series(self.notifications, attempt).inc()
             if not attempt.ok:
-                self.failed.labels(*labels, failure_reason(attempt)).inc()
+                self.failed.labels(*_labels(attempt), failure_reason(attempt)).inc()
+
+
+def _labels(attempt: DeliveryAttempt) -> tuple[str, str]:
+    # `integration` is e.g. "slack[0]"; the kind keeps label cardinality low.
+    return attempt.receiver, attempt.integration.split("[", 1)[0]

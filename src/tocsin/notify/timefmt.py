@@ -16,6 +16,9 @@ def rfc3339(t: float | None) -> str:
     if t is None:
         return ZERO_TIME
     dt = datetime.fromtimestamp(t, UTC)
-    base = dt.strftime("%Y-%m-%dT%H:%M:%S")
-    frac = f"{dt.microsecond:06d}".rstrip("0")
-    return f"{base}.{frac}Z" if frac else f"{base}Z"
+    # isoformat() (C) is several times cheaper than strftime(); it ends in
+    # "+00:00" and carries six fraction digits whenever there is a fraction.
+    text = dt.isoformat()[:-6]
+    if dt.microsecond:
+        text = text.rstrip("0")
+    return text + "Z"
