@@ -16,7 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
+from tocsin import gostrings
 from tocsin.goregex import GoRegexError, compile_go_regex
+from tocsin.gostrings import go_quote_plain as go_quote
 from tocsin.tsdb.types import LabelMatcher, MatchOp
 
 __all__ = [
@@ -118,43 +120,6 @@ def _is_reserved(ch: str) -> bool:
     return ch.isspace() or ch in _RESERVED_CHARS
 
 
-_PLAIN_ASCII = re.compile(r"[ !#-\[\]-~]*\Z")
-
-
-def go_quote(s: str) -> str:
-    """A double-quoted string the way Go's strconv.Quote writes it."""
-    if _PLAIN_ASCII.match(s):
-        return f'"{s}"'
-    out = ['"']
-    for ch in s:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\v":
-            out.append("\\v")
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) <= 0xFFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
-
-
 def _openmetrics_escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
@@ -232,56 +197,14 @@ def _lex(text: str) -> list[_Tok]:
     return toks
 
 
-_SIMPLE_ESCAPES = {
-    "a": "\a",
-    "b": "\b",
-    "f": "\f",
-    "n": "\n",
-    "r": "\r",
-    "t": "\t",
-    "v": "\v",
-    "\\": "\\",
-    '"': '"',
-}
-
-
 def go_unquote(quoted: str) -> str:
     """Undo Go's double-quoted string escapes (strconv.Unquote)."""
-    if len(quoted) < 2 or quoted[0] != '"' or quoted[-1] != '"':
+    if len(quoted) < 2 or quoted[0] != '"':
         raise MatcherError(f"{quoted}: not a quoted string")
-    body = quoted[1:-1]
-    out: list[str] = []
-    i, n = 0, len(body)
-    while i < n:
-        ch = body[i]
-        if ch == "\n":
-            raise MatcherError(f"{quoted}: newline in quoted string")
-        if ch != "\\":
-            out.append(ch)
-            i += 1
-            continue
-        if i + 1 >= n:
-            raise MatcherError(f"{quoted}: invalid escape at end of string")
-        esc = body[i + 1]
-        if esc in _SIMPLE_ESCAPES:
-            out.append(_SIMPLE_ESCAPES[esc])
-            i += 2
-        elif esc in "xuU":
-            width = {"x": 2, "u": 4, "U": 8}[esc]
-            digits = body[i + 2 : i + 2 + width]
-            if len(digits) != width or not all(c in "0123456789abcdefABCDEF" for c in digits):
-                raise MatcherError(f"{quoted}: invalid \\{esc} escape")
-            out.append(chr(int(digits, 16)))
-            i += 2 + width
-        elif esc in "01234567":
-            digits = body[i + 1 : i + 4]
-            if len(digits) != 3 or not all(c in "01234567" for c in digits):
-                raise MatcherError(f"{quoted}: invalid octal escape")
-            out.append(chr(int(digits, 8)))
-            i += 4
-        else:
-            raise MatcherError(f"{quoted}: invalid escape \\{esc}")
-    return "".join(out)
+    try:
+        return gostrings.go_unquote(quoted)
+    except ValueError:
+        raise MatcherError(f"{quoted}: invalid quoted string") from None
 
 
 def _parse_current(text: str) -> list[LabelMatcher]:

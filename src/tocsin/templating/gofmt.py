@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from tocsin.gostrings import go_quote
+
 
 class _NoValue:
     """Go's invalid reflect.Value: what a missing key or nil data yields."""
@@ -191,40 +193,6 @@ def sprint(*args: Any) -> str:
 def sprintln(*args: Any) -> str:
     """Go's fmt.Sprintln: spaces between all operands, newline at the end."""
     return " ".join(format_value(a) for a in args) + "\n"
-
-
-_SIMPLE_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-    "\\": "\\\\",
-}
-
-
-def go_quote(s: str, quote: str = '"', ascii_only: bool = False) -> str:
-    """Go's strconv.Quote (or QuoteToASCII, or QuoteRune with quote="'")."""
-    out = [quote]
-    for ch in s:
-        if ch == quote:
-            out.append("\\" + ch)
-        elif ch in _SIMPLE_ESCAPES:
-            out.append(_SIMPLE_ESCAPES[ch])
-        elif ch.isprintable() and not (ascii_only and ord(ch) > 0x7E):
-            out.append(ch)
-        else:
-            code = ord(ch)
-            if code < 0x20 or code == 0x7F:
-                out.append(f"\\x{code:02x}")
-            elif code < 0x10000:
-                out.append(f"\\u{code:04x}")
-            else:
-                out.append(f"\\U{code:08x}")
-    out.append(quote)
-    return "".join(out)
 
 
 def _can_backquote(s: str) -> bool:

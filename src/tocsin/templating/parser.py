@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Container
 
+from tocsin.gostrings import go_unquote
 from tocsin.templating.errors import TemplateParseError
 from tocsin.templating.gofmt import go_quote
 from tocsin.templating.lexer import LexError, T, Token, lex
@@ -39,75 +40,6 @@ from tocsin.templating.nodes import (
     VariableNode,
     WithNode,
 )
-
-_ESCAPES = {
-    "a": "\a",
-    "b": "\b",
-    "f": "\f",
-    "n": "\n",
-    "r": "\r",
-    "t": "\t",
-    "v": "\v",
-    "\\": "\\",
-    "'": "'",
-    '"': '"',
-}
-
-
-def go_unquote(quoted: str) -> str:
-    """Go's strconv.Unquote for "...", `...` and '...' literals. Raises ValueError."""
-    if len(quoted) < 2 or quoted[0] != quoted[-1] or quoted[0] not in "\"'`":
-        raise ValueError("invalid syntax")
-    q = quoted[0]
-    body = quoted[1:-1]
-    if q == "`":
-        if "`" in body:
-            raise ValueError("invalid syntax")
-        return body.replace("\r", "")
-    out: list[str] = []
-    i = 0
-    n = len(body)
-    while i < n:
-        ch = body[i]
-        if ch == q or ch == "\n":
-            raise ValueError("invalid syntax")
-        if ch != "\\":
-            out.append(ch)
-            i += 1
-            continue
-        if i + 1 >= n:
-            raise ValueError("invalid syntax")
-        e = body[i + 1]
-        i += 2
-        if e in _ESCAPES:
-            if (e == "'" and q == '"') or (e == '"' and q == "'"):
-                raise ValueError("invalid syntax")
-            out.append(_ESCAPES[e])
-        elif e in "xuU":
-            width = {"x": 2, "u": 4, "U": 8}[e]
-            digits = body[i : i + width]
-            if len(digits) != width or any(c not in "0123456789abcdefABCDEF" for c in digits):
-                raise ValueError("invalid syntax")
-            code = int(digits, 16)
-            if e != "x" and (code > 0x10FFFF or 0xD800 <= code < 0xE000):
-                raise ValueError("invalid syntax")
-            out.append(chr(code))
-            i += width
-        elif e in "01234567":
-            digits = body[i - 1 : i + 2]
-            if len(digits) != 3 or any(c not in "01234567" for c in digits):
-                raise ValueError("invalid syntax")
-            code = int(digits, 8)
-            if code > 255:
-                raise ValueError("invalid syntax")
-            out.append(chr(code))
-            i += 2
-        else:
-            raise ValueError("invalid syntax")
-    result = "".join(out)
-    if q == "'" and len(result) != 1:
-        raise ValueError("invalid syntax")
-    return result
 
 
 def _parse_number(node: NumberNode) -> None:
