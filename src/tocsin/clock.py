@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time
@@ -16,6 +17,10 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None: ...
 
+    async def wait_for(self, event: asyncio.Event, seconds: float) -> None:
+        """Return once `seconds` have passed on this clock or `event` is set."""
+        ...
+
 
 class SystemClock:
     """The real clock."""
@@ -25,6 +30,14 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+    async def wait_for(self, event: asyncio.Event, seconds: float) -> None:
+        # A timer on the waiting task itself: setting the event wakes it
+        # directly, a loop step sooner than through helper tasks (this is on
+        # the path from an alert's POST to its first notification).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, seconds)):
+                await event.wait()
 
 
 class FakeClock:
@@ -52,6 +65,15 @@ class FakeClock:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._now + seconds, next(self._seq), fut))
         await fut
+
+    async def wait_for(self, event: asyncio.Event, seconds: float) -> None:
+        sleeper = asyncio.ensure_future(self.sleep(seconds))
+        waker = asyncio.ensure_future(event.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
 
     async def advance(self, seconds: float) -> None:
         """Move time forward, waking sleepers one deadline at a time."""

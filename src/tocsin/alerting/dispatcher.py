@@ -459,25 +459,7 @@ class Dispatcher:
             if delay <= 0:
                 await asyncio.sleep(0)
                 continue
-            await self._sleep_or_wake(delay)
-
-    async def _sleep_or_wake(self, delay: float) -> None:
-        """Wait until `delay` seconds pass or something is put."""
-        if isinstance(self.clock, SystemClock):
-            # On the real clock a timer on this task does it: a put wakes the
-            # loop directly, one step sooner than through helper tasks (this
-            # is on the path from a POST to the first notification).
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
-            return
-        sleeper = asyncio.ensure_future(self.clock.sleep(delay))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
+            await self.clock.wait_for(self._wake, delay)
 
     def maintenance(self) -> None:
         """Forget expired notification log entries and long-expired silences

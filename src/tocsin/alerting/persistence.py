@@ -285,10 +285,7 @@ class AlertingState:
     # -- active alerts ------------------------------------------------------
 
     def save_alerts(self, alerts: Iterable[StoredAlert]) -> None:
-        buf = self._keyed["alerts"]
-        for a in alerts:
-            buf[(a.fingerprint,)] = _alert_row(a, *_encode(a))
-        self._mark()
+        self.save_intake(list(alerts), (), 0.0)
 
     def save_intake(
         self, alerts: Sequence[StoredAlert], changes: Sequence[Change], at: float

@@ -139,7 +139,7 @@ def accept(alert: Alert, now: float, resolve_timeout: float) -> StoredAlert:
         not labels
         or "" in labels
         or "" in alert.annotations
-        or not _STR.issuperset(map(type, labels.values()))
+        or not all_strings(labels.values())
         or not _times_ok(alert.starts_at, alert.ends_at)
     ):
         validate(alert)  # the rare alert that may be invalid: raise its exact reason
@@ -148,6 +148,11 @@ def accept(alert: Alert, now: float, resolve_timeout: float) -> StoredAlert:
 
 _STR = frozenset({str})
 _isfinite = math.isfinite
+
+
+def all_strings(values: Iterable[object]) -> bool:
+    """Is every value a `str` (exactly, as JSON gives them)? One C-level pass."""
+    return _STR.issuperset(map(type, values))
 
 
 def _times_ok(starts: float | None, ends: float | None) -> bool:

@@ -38,7 +38,7 @@ from tocsin.alerting.matchers import (
 from tocsin.alerting.model import Alert
 from tocsin.alerting.routing import Route
 from tocsin.alerting.silences import Silence, SilenceError, SilenceState
-from tocsin.alerting.store import StoredAlert
+from tocsin.alerting.store import StoredAlert, all_strings
 from tocsin.tsdb.types import LabelMatcher
 
 _ZERO_YEAR = 1  # Go's zero time.Time marshals as 0001-01-01T00:00:00Z
@@ -131,10 +131,10 @@ def _post_alert(item: Any, i: int) -> Alert:
     if not isinstance(item, dict):
         raise ValueError(f"alerts[{i}]: must be an object")
     labels = item.get("labels")
-    if not isinstance(labels, dict) or not _strings(labels):
+    if not isinstance(labels, dict) or not all_strings(labels.values()):
         raise ValueError(f"alerts[{i}].labels: must be an object of strings")
     annotations = item.get("annotations") or {}
-    if not isinstance(annotations, dict) or not _strings(annotations):
+    if not isinstance(annotations, dict) or not all_strings(annotations.values()):
         raise ValueError(f"alerts[{i}].annotations: must be an object of strings")
     url = item.get("generatorURL") or ""
     if not isinstance(url, str):
@@ -149,14 +149,6 @@ def _post_alert(item: Any, i: int) -> Alert:
         None if ends is None else parse_time(ends, f"alerts[{i}].endsAt"),
         url,
     )
-
-
-_STR = frozenset({str})
-
-
-def _strings(d: dict[str, Any]) -> bool:
-    """Are all values strings? (The keys of a JSON object always are.)"""
-    return _STR.issuperset(map(type, d.values()))
 
 
 def silence_json(s: Silence, now: float) -> dict[str, Any]:

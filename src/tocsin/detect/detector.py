@@ -290,8 +290,9 @@ class Detector:
                 continue
             del missing[tid]
             gone = self._targets.get(tid)
-            if gone is None or not self.forget(tid):
+            if gone is None:
                 continue
+            self.forget(tid)
             self.decisions["forgotten"] += 1
             out.append(
                 StateChange(

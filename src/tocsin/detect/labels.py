@@ -9,6 +9,7 @@ values, with repeated values shared across targets.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 #: Labels of one target in one object, so a reader in another thread never
 #: sees the names of one version with the values of another.
@@ -57,6 +58,12 @@ class LabelInterner:
                 self._stats[name][0] += 1
             values.append(shared)
         return tuple(values)
+
+
+def as_dict(labels: LabelTuple) -> dict[str, str]:
+    """The label mapping a `(names, value1, value2, ...)` tuple stands for."""
+    names = cast(tuple[str, ...], labels[0])
+    return dict(zip(names, cast(tuple[str, ...], labels[1:]), strict=True))
 
 
 def _check(name: str, value: object) -> None:

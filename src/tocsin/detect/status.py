@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tocsin.detect.labels import as_dict
 from tocsin.detect.types import SourceState, TargetState
 
 FLAPPING = 1
@@ -76,8 +77,7 @@ class TargetStatus:
 
     @property
     def labels(self) -> dict[str, str]:
-        lab = self._labels
-        return dict(zip(lab[0], lab[1:], strict=True))
+        return as_dict(self._labels)
 
     @property
     def label_tuple(self) -> tuple[Any, ...]:

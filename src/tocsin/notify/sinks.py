@@ -7,10 +7,13 @@ and with a `receiver` label, so existing dashboards translate directly.
 from __future__ import annotations
 
 import logging
+from typing import Any, TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from tocsin.notify.retry import CANCELLED, RATE_LIMITED, AttemptSink, DeliveryAttempt
+
+_M = TypeVar("_M", Counter, Histogram)
 
 log = logging.getLogger(__name__)
 
@@ -74,31 +77,23 @@ class MetricsSink:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=registry,
         )
-        self._counters: dict[tuple[int, str, str], Counter] = {}
-        self._histograms: dict[tuple[str, str], Histogram] = {}
+        self._series_by: dict[tuple[int, str, str], Any] = {}
 
-    def _series(self, metric: Counter, attempt: DeliveryAttempt) -> Counter:
+    def _series(self, metric: _M, attempt: DeliveryAttempt) -> _M:
         """The metric's series for the attempt's receiver and integration kind,
         looked up once: the label lookup costs more than the increment. Made
         on first use, so a series appears only once it has counted something."""
         key = (id(metric), attempt.receiver, attempt.integration)
-        found = self._counters.get(key)
+        found = self._series_by.get(key)
         if found is None:
-            found = self._counters[key] = metric.labels(*_labels(attempt))
-        return found
-
-    def _latency(self, attempt: DeliveryAttempt) -> Histogram:
-        key = (attempt.receiver, attempt.integration)
-        found = self._histograms.get(key)
-        if found is None:
-            found = self._histograms[key] = self.latency.labels(*_labels(attempt))
-        return found
+            found = self._series_by[key] = metric.labels(*_labels(attempt))
+        return cast(_M, found)
 
     async def record(self, attempt: DeliveryAttempt) -> None:
         # Rate-limit and cancellation records close a delivery; they sent nothing.
         if attempt.error not in (CANCELLED, RATE_LIMITED):
             self._series(self.requests, attempt).inc()
-            self._latency(attempt).observe(attempt.duration)
+            self._series(self.latency, attempt).observe(attempt.duration)
             if not attempt.ok:
                 retryable = str(attempt.retryable).lower()
                 self.requests_failed.labels(*_labels(attempt), retryable).inc()

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Mapping
-from typing import Protocol, cast
+from typing import Protocol
 
 import numpy as np
 
+from tocsin.detect.labels import LabelInterner, LabelTuple, as_dict
 from tocsin.detect.types import TargetState
 from tocsin.tsdb.db import TSDB
 from tocsin.tsdb.types import STALE_NAN
@@ -37,9 +38,6 @@ _NO_REF = -1
 # The writer sets these two labels itself; a target's own labels of the same
 # name are overridden, so they do not count as a relabel either.
 _OWN = ("target", "source")
-
-LabelTuple = tuple[object, ...]
-"""(names, value1, value2, ...), as `detect.labels` keeps them."""
 
 
 class TargetLike(Protocol):
@@ -68,12 +66,7 @@ def _same_series(stored: LabelTuple, labels: Mapping[str, str]) -> bool:
 
     Another label order, or other values of the writer's own labels, do.
     """
-    return _own_stripped(_as_dict(stored)) == _own_stripped(labels)
-
-
-def _as_dict(stored: LabelTuple) -> dict[str, str]:
-    names = cast(tuple[str, ...], stored[0])
-    return dict(zip(names, cast(tuple[str, ...], stored[1:]), strict=True))
+    return _own_stripped(as_dict(stored)) == _own_stripped(labels)
 
 
 class TargetSeriesWriter:
@@ -86,15 +79,11 @@ class TargetSeriesWriter:
         self._refs: dict[str, array[int]] = {}
         """series name -> ref per slot (-1: not created yet)."""
         self._free: list[int] = []
-        self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._interner = LabelInterner()
 
     def __len__(self) -> int:
         """Targets the writer keeps series refs for."""
         return sum(len(by_id) for by_id in self._slots.values())
-
-    def _intern(self, labels: Mapping[str, str]) -> LabelTuple:
-        names = tuple(labels)
-        return (self._names.setdefault(names, names), *labels.values())
 
     def _new_slot(self, labels: LabelTuple) -> int:
         if self._free:
@@ -140,7 +129,7 @@ class TargetSeriesWriter:
                 ended.extend(self._release(slot))
         else:
             labels = t.labels
-        tup = given if given is not None else self._intern(labels)
+        tup = given if given is not None else self._interner.intern(labels)
         if slot is None:
             slot = by_id[t.target_id] = self._new_slot(tup)
         else:
@@ -161,7 +150,7 @@ class TargetSeriesWriter:
             assert stored is not None
             labels = {
                 "__name__": name,
-                **_as_dict(stored),
+                **as_dict(stored),
                 "target": t.target_id,
                 "source": t.source,
             }

@@ -92,13 +92,7 @@ class FleetSimulator:
 
     async def _hold(self, seconds: float) -> None:
         """Sleep on the clock for a slow/timeout fault, cut short by stop()."""
-        sleep = asyncio.ensure_future(self.clock.sleep(seconds))
-        stop = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait({sleep, stop}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sleep, stop):
-                task.cancel()
+        await self.clock.wait_for(self._stopping, seconds)
 
     # -- control -------------------------------------------------------------
 

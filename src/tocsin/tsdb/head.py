@@ -184,19 +184,24 @@ class Head:
 
     def _seal(self) -> None:
         """Turn the open segment into a sealed one."""
-        if not self._open_refs:
+        seg = self._open_segment()
+        if seg is None:
             return
-        ts = np.array(self._open_ts, dtype=np.int64)
-        self._segments.append(
-            _Segment(
-                np.array(self._open_refs, dtype=np.int32),
-                ts,
-                np.array(self._open_vs, dtype=np.float64),
-                int(ts.min()),
-                int(ts.max()),
-            )
-        )
+        self._segments.append(seg)
         self._open_refs, self._open_ts, self._open_vs = array("i"), array("q"), array("d")
+
+    def _open_segment(self) -> _Segment | None:
+        """The open segment's samples as a (copied) segment, None if it is empty."""
+        if not self._open_refs:
+            return None
+        ts = np.array(self._open_ts, dtype=np.int64)
+        return _Segment(
+            np.array(self._open_refs, dtype=np.int32),
+            ts,
+            np.array(self._open_vs, dtype=np.float64),
+            int(ts.min()),
+            int(ts.max()),
+        )
 
     def _add_open(self, refs: I64, ts: I64, vs: F64) -> None:
         self._open_refs.frombytes(refs.astype(np.int32).tobytes())
@@ -223,15 +228,9 @@ class Head:
     def _all_segments(self) -> Iterator[_Segment]:
         """Sealed segments and a copy of the open one, in arrival order."""
         yield from self._segments
-        if self._open_refs:
-            ts = np.array(self._open_ts, dtype=np.int64)
-            yield _Segment(
-                np.array(self._open_refs, dtype=np.int32),
-                ts,
-                np.array(self._open_vs, dtype=np.float64),
-                int(ts.min()),
-                int(ts.max()),
-            )
+        seg = self._open_segment()
+        if seg is not None:
+            yield seg
 
     def _overlapping(self, mint: int, maxt: int) -> Iterator[_Segment]:
         for seg in self._all_segments():
@@ -318,26 +317,8 @@ class Head:
         return n
 
     def load(self, ref: int, ts: I64, vs: F64) -> None:
-        """Bulk-insert already persisted samples (restart), keeping time order."""
-        self._grow(ref)
-        if self._count[ref]:
-            newer = ts > self.last_t[ref]
-            ts, vs = ts[newer], vs[newer]
-        if len(ts) == 0:
-            return
-        self._add_open(np.full(len(ts), ref, dtype=np.int64), ts, vs)
-        had = bool(self._count[ref])
-        if not had:
-            self._first_t[ref] = ts[0]
-        self._count[ref] += len(ts)
-        if len(ts) > 1:
-            self.prev_t[ref], self.prev_v[ref] = ts[-2], vs[-2]
-        elif had:
-            self.prev_t[ref], self.prev_v[ref] = self.last_t[ref], self.last_v[ref]
-        else:
-            self.prev_t[ref] = NO_TIME
-        self.last_t[ref], self.last_v[ref] = ts[-1], vs[-1]
-        self.samples += len(ts)
+        """Bulk-insert already persisted samples of one series (restart), keeping time order."""
+        self.load_many(np.full(len(ts), ref, dtype=np.int64), ts, vs)
 
     def load_many(self, refs: I64, ts: I64, vs: F64) -> None:
         """`load` for many series at once: sample i belongs to `refs[i]`, and
