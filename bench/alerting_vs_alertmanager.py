@@ -25,9 +25,16 @@ Alertmanager: uvicorn serving the v2 router on a Dispatcher with an SQLite
 file store and real receivers, with `tocsin run`'s GC tuning. Needs Debian's
 `prometheus-alertmanager` on PATH. Every phase and the whole run are bounded.
 
+A third system, `tocsin-floor`, is tocsin with parts switched off
+(`--floor persistence,http`, see ablation.py): no SQLite writes, and a bare
+httptools client instead of aiohttp. It is not a configuration anyone can
+run; it shows what the rest of tocsin costs, so how far any work on those
+parts could take it.
+
     .venv/bin/python bench/alerting_vs_alertmanager.py \
         [--alerts 100000] [--trials 200] [--groups 10000] \
-        [--phases ingest,listing,latency,fanout] [--systems alertmanager,tocsin]
+        [--phases ingest,listing,latency,fanout] \
+        [--systems alertmanager,tocsin[,tocsin-floor]] [--floor persistence,http]
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ import aiohttp
 import httpx
 import numpy as np
 import orjson
+from ablation import PARTS
 from aiohttp import web
 
 CONFIG = """
@@ -72,7 +80,7 @@ receivers:
         send_resolved: false
 """
 
-SYSTEMS = ("alertmanager", "tocsin")
+SYSTEMS = ("alertmanager", "tocsin", "tocsin-floor")
 PHASES = ("ingest", "listing", "latency", "fanout")
 
 
@@ -82,8 +90,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(port: int, db: str, config: str) -> None:
-    """The tocsin side: run in a child process, wired as `tocsin run` wires it."""
+def serve(port: int, db: str, config: str, switched_off: str = "") -> None:
+    """The tocsin side: run in a child process, wired as `tocsin run` wires it
+    (`tocsin-floor`: with the `--floor` parts switched off, see ablation.py)."""
     import uvicorn
     from fastapi import FastAPI
     from prometheus_client import CollectorRegistry
@@ -96,6 +105,10 @@ def serve(port: int, db: str, config: str) -> None:
     from tocsin.runtime.gctune import tune_gc
     from tocsin.storage import Store
 
+    if switched_off:
+        from ablation import install
+
+        install(switched_off.split(","))
     clock = SystemClock()
     cfg = load_alertmanager_config(config)
     store = Store(f"sqlite:///{db}", clock=clock)
@@ -333,12 +346,22 @@ async def main() -> None:
     ap.add_argument("--trials", type=int, default=200, help="latency trials per system")
     ap.add_argument("--groups", type=int, default=10_000, help="fan-out groups")
     ap.add_argument("--phases", type=lambda s: s.split(","), default=list(PHASES))
-    ap.add_argument("--systems", type=lambda s: s.split(","), default=list(SYSTEMS))
+    ap.add_argument("--systems", type=lambda s: s.split(","), default=["alertmanager", "tocsin"])
+    ap.add_argument(
+        "--floor",
+        type=lambda s: s.split(","),
+        default=list(PARTS),
+        help="parts switched off in the tocsin-floor system (default: all of "
+        + ", ".join(PARTS)
+        + ")",
+    )
     ap.add_argument("--trial-timeout", type=float, default=5.0, help="seconds per latency trial")
     ap.add_argument("--phase-budget", type=float, default=90.0, help="seconds for latency, fan-out")
     ap.add_argument("--budget", type=float, default=330.0, help="seconds for the whole run")
     args = ap.parse_args()
-    if bad := set(args.phases) - set(PHASES) or set(args.systems) - set(SYSTEMS):
+    known = (PHASES, SYSTEMS, PARTS)
+    given = (args.phases, args.systems, args.floor)
+    if bad := set().union(*(set(g) - set(k) for g, k in zip(given, known, strict=True))):
         sys.exit(f"unknown phase or system: {', '.join(sorted(bad))}")
     am = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if am is None:
@@ -373,15 +396,20 @@ async def main() -> None:
                     stdout=asyncio.subprocess.DEVNULL,
                     stderr=am_log.open("wb"),
                 )
-            if "tocsin" in args.systems:
-                procs["tocsin"] = await asyncio.create_subprocess_exec(
+            for name in ("tocsin", "tocsin-floor"):
+                if name not in args.systems:
+                    continue
+                off = ",".join(args.floor) if name == "tocsin-floor" else ""
+                here = Path(__file__).parent
+                procs[name] = await asyncio.create_subprocess_exec(
                     sys.executable,
                     __file__,
                     "serve",
-                    str(ports["tocsin"]),
-                    f"{tmp}/t.db",
-                    str(cfgs["tocsin"]),
-                    env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent / "src")},
+                    str(ports[name]),
+                    f"{tmp}/{name}.db",
+                    str(cfgs[name]),
+                    off,
+                    env={**os.environ, "PYTHONPATH": f"{here.parent / 'src'}{os.pathsep}{here}"},
                 )
             urls = {s: f"http://127.0.0.1:{ports[s]}" for s in procs}
             for url in urls.values():
@@ -411,6 +439,6 @@ async def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
-        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5])
     else:
         asyncio.run(main())
