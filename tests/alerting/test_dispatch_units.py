@@ -251,6 +251,8 @@ def test_digest_schedule_keeps_wall_time_across_dst() -> None:
         ({"receivers": {"x": {"digest": {"cron": "0 8 * * *", "timezone": "Mars/Base"}}}}, "zone"),
         ({"receivers": {"x": {"notify_resolved_when_silence": True}}}, "notify_resolved"),
         ({"flap_hold": {"transitions": 0}}, "transitions"),
+        ({"receivers": {"x": {"rate_limit": {"per_second": 0}}}}, "per_second"),
+        ({"receivers": {"x": {"rate_limit": {"per_second": 1, "burst": 0}}}}, "burst"),
     ],
 )
 def test_extension_errors_name_the_field(data: object, message: str) -> None:

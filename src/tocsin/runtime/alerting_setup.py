@@ -17,7 +17,7 @@ from tocsin.clock import Clock
 from tocsin.config.loader import LoadedConfig
 from tocsin.notify.deps import IntegrationDeps
 from tocsin.notify.dispatch import Receivers
-from tocsin.notify.retry import Retrier
+from tocsin.notify.retry import RateLimiter, Retrier
 from tocsin.notify.sinks import MetricsSink
 from tocsin.storage.store import Store
 from tocsin.templating.alertmanager import alertmanager_template_set, notification_renderer
@@ -69,7 +69,14 @@ def alerting_config(loaded: LoadedConfig) -> AlertmanagerConfig:
 
 def make_retrier(clock: Clock, registry: CollectorRegistry) -> Retrier:
     """One retrier per process: its metrics are registered once, its rate limits kept."""
-    return Retrier(clock, MetricsSink(registry))
+    return Retrier(clock, MetricsSink(registry), limiter=RateLimiter(clock))
+
+
+def apply_rate_limits(retrier: Retrier, loaded: LoadedConfig) -> None:
+    """The receivers' `rate_limit` options (alerting_extensions) into the retrier."""
+    if retrier.limiter is not None:
+        ext = loaded.extensions
+        retrier.limiter.configure(ext.rate_limits() if ext is not None else {})
 
 
 def build_receivers(
@@ -92,6 +99,7 @@ def build_dispatcher(
     """The dispatcher and the receivers it delivers through (close them at stop)."""
     cfg = alerting_config(loaded)
     receivers = build_receivers(cfg, store, clock, retrier)
+    apply_rate_limits(retrier, loaded)
     dispatcher = Dispatcher(
         cfg,
         store,
@@ -104,10 +112,10 @@ def build_dispatcher(
 
 
 def reload_dispatcher(
-    dispatcher: Dispatcher, loaded: LoadedConfig, store: Store, clock: Clock, retrier: Retrier
-) -> Receivers:
-    """Switch the dispatcher to the new config; the caller closes the old receivers."""
-    cfg = alerting_config(loaded)
-    receivers = build_receivers(cfg, store, clock, retrier)
-    dispatcher.apply_config(cfg, receivers, loaded.extensions)
-    return receivers
+    dispatcher: Dispatcher, loaded: LoadedConfig, receivers: Receivers, retrier: Retrier
+) -> None:
+    """Switch the dispatcher to the new config and its receivers (built first
+    with `build_receivers`, so a receiver that cannot be built refuses the
+    reload before anything changed); the caller closes the old receivers."""
+    dispatcher.apply_config(alerting_config(loaded), receivers, loaded.extensions)
+    apply_rate_limits(retrier, loaded)
