@@ -62,6 +62,12 @@ def test_complete_fills_times_and_marks_timeout() -> None:
     # A resolve without a start starts when it ends; empty labels are dropped.
     s = complete(Alert(labels={"a": "1", "b": ""}, ends_at=90.0), 100.0, 300.0)
     assert (s.starts_at, s.ends_at, dict(s.labels)) == (90.0, 90.0, {"a": "1"})
+    # A future start within resolve_timeout keeps the derived end ...
+    s = complete(Alert(labels={"a": "1"}, starts_at=400.0), 100.0, 300.0)
+    assert (s.starts_at, s.ends_at, s.timeout) == (400.0, 400.0, True)
+    # ... one further ahead ends before it starts: refused, as Alertmanager does.
+    with pytest.raises(AlertValidationError, match="start time must be before end time"):
+        accept(Alert(labels={"a": "1"}, starts_at=401.0), 100.0, 300.0)
 
 
 def test_notification_order_is_alertmanagers() -> None:
