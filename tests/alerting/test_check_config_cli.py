@@ -56,3 +56,13 @@ def test_unsupported_kind_in_the_alerting_section_of_tocsin_config(tmp_path: Pat
     assert (out, code) == ("", 1)
     assert "receiver 'venue-it': telegram_configs is not supported by tocsin" in err
     assert "apprise_configs" in err  # the way out
+
+
+def test_template_file_that_does_not_parse_fails_the_check(tmp_path: Path) -> None:
+    (tmp_path / "bad.tmpl").write_text('{{ define "x" }}{{ .Foo\n')
+    path = tmp_path / "am.yml"
+    path.write_text("route: {receiver: a}\nreceivers: [{name: a}]\ntemplates: ['*.tmpl']\n")
+    out, err, code = run(str(path))
+    assert (out, code) == ("", 1)
+    assert f"{path}: templates: template: " in err
+    assert "bad.tmpl:2" in err

@@ -281,3 +281,16 @@ async def test_reload_refuses_a_receiver_it_cannot_build_and_keeps_running(
         limiter = h.runtime.retrier.limiter
         assert limiter is not None
         assert limiter.limit("venue-it") == RateLimit(per_second=0.5, burst=2)
+
+
+async def test_reload_refuses_a_template_file_that_does_not_parse(tmp_path: Path) -> None:
+    async with harness(tmp_path, extra=ALERTING) as h:
+        (tmp_path / "bad.tmpl").write_text('{{ define "x" }}{{ .Foo\n')
+        good = h.config_path.read_text()
+        h.config_path.write_text(
+            good.replace("  route:", f"  templates: ['{tmp_path}/*.tmpl']\n  route:")
+        )
+        resp = await h.api.post("/-/reload")
+        assert resp.status_code == 500
+        assert "templates: template: bad.tmpl:2" in resp.text
+        assert h.runtime.sources["fleet"].interval == 30

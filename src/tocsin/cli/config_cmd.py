@@ -92,16 +92,18 @@ def _check_alertmanager(path: Path) -> None:
 
 
 def _check_receivers(cfg: AlertmanagerConfig, path: Path) -> None:
-    """Build the receivers as `tocsin run` does (nothing is sent), so that a
-    file the runtime would refuse fails here too: a receiver kind tocsin does
-    not implement (named with its receiver), an Apprise URL it cannot use."""
+    """Build the templates and receivers as `tocsin run` does (nothing is
+    sent), so that a file the runtime would refuse fails here too: a template
+    file that does not parse, a receiver kind tocsin does not implement (named
+    with its receiver), an Apprise URL it cannot use."""
     from tocsin.clock import SystemClock
     from tocsin.notify.deps import IntegrationDeps
     from tocsin.notify.dispatch import Receivers
     from tocsin.notify.retry import MemoryAttemptSink, Retrier
-    from tocsin.templating.alertmanager import alertmanager_template_set, notification_renderer
+    from tocsin.runtime.alerting_setup import load_templates
+    from tocsin.templating.alertmanager import notification_renderer
 
-    render = notification_renderer(alertmanager_template_set(cfg.template_patterns()))
+    render = notification_renderer(load_templates(cfg, file=str(path)))
     retrier = Retrier(SystemClock(), MemoryAttemptSink())
     # No HTTP session is opened: integrations create theirs on first send.
     Receivers.build(cfg.receivers, IntegrationDeps(render=render), retrier, file=str(path))

@@ -15,12 +15,15 @@ from tocsin.alerting.config import AlertmanagerConfig, parse_alertmanager_config
 from tocsin.alerting.dispatcher import Dispatcher
 from tocsin.clock import Clock
 from tocsin.config.loader import LoadedConfig
+from tocsin.errors import ConfigError, ConfigProblem
 from tocsin.notify.deps import IntegrationDeps
 from tocsin.notify.dispatch import Receivers
 from tocsin.notify.retry import RateLimiter, Retrier
 from tocsin.notify.sinks import MetricsSink
 from tocsin.storage.store import Store
+from tocsin.templating import TemplateSet
 from tocsin.templating.alertmanager import alertmanager_template_set, notification_renderer
+from tocsin.templating.errors import TemplateError
 
 # Without an alerting section, alerts from rules and the v2 API are still kept,
 # grouped and visible in the API; they are just not sent anywhere.
@@ -79,10 +82,22 @@ def apply_rate_limits(retrier: Retrier, loaded: LoadedConfig) -> None:
         retrier.limiter.configure(ext.rate_limits() if ext is not None else {})
 
 
+def load_templates(
+    cfg: AlertmanagerConfig, clock: Clock | None = None, file: str = "alerting config"
+) -> TemplateSet:
+    """The config's template files over the defaults; one that does not parse
+    is a ConfigError (refused like any other config problem, on reload too;
+    the message names the template file and line)."""
+    try:
+        return alertmanager_template_set(cfg.template_patterns(), clock=clock)
+    except TemplateError as exc:
+        raise ConfigError([ConfigProblem(file, None, "templates", str(exc))]) from None
+
+
 def build_receivers(
     cfg: AlertmanagerConfig, store: Store, clock: Clock, retrier: Retrier
 ) -> Receivers:
-    templates = alertmanager_template_set(cfg.template_patterns(), clock=clock)
+    templates = load_templates(cfg, clock)
     deps = IntegrationDeps(
         render=notification_renderer(templates),
         render_html=notification_renderer(templates, html=True),
