@@ -470,3 +470,22 @@ def test_many_rows_per_statement_keep_order_and_upsert(tmp_path: Path) -> None:
     newest_first = [r.labels["n"] for r in state.alert_history(limit=10_000)]
     assert newest_first == [str(i) for i in reversed(range(1000))]
     store.close()
+
+
+async def test_retries_of_a_flush_stop_when_its_group_interval_runs_out(clock: FakeClock) -> None:
+    h = Harness(CFG, clock)
+    await h.start()
+    h.recorders["team"].failures = 1000
+    await h.push(h.alert("A", ends=10_000))
+    await h.run_until(329)  # the first flush (t=30) only: the next is at 330
+    await h.stop()
+    attempts = sorted(h.attempts.attempts, key=lambda a: a.at)
+    times = [a.at - h.t0 for a in attempts]
+    # Backoff 1, 2, 4, 8, 10, 10, ... s (the harness's policy, no jitter) ...
+    assert times[:5] == pytest.approx([30, 31, 33, 37, 45])
+    # ... until the next wait would pass the group interval (5m after the flush).
+    assert 330 - 10 <= times[-1] < 330
+    assert [a.final for a in attempts] == [False] * (len(attempts) - 1) + [True]
+    [note] = h.dispatcher.state.notifications()
+    assert not note.ok
+    assert "gave up at deadline" in note.error

@@ -62,6 +62,12 @@ def test_complete_fills_times_and_marks_timeout() -> None:
     # A resolve without a start starts when it ends; empty labels are dropped.
     s = complete(Alert(labels={"a": "1", "b": ""}, ends_at=90.0), 100.0, 300.0)
     assert (s.starts_at, s.ends_at, dict(s.labels)) == (90.0, 90.0, {"a": "1"})
+    # A future start within resolve_timeout keeps the derived end ...
+    s = complete(Alert(labels={"a": "1"}, starts_at=400.0), 100.0, 300.0)
+    assert (s.starts_at, s.ends_at, s.timeout) == (400.0, 400.0, True)
+    # ... one further ahead ends before it starts: refused, as Alertmanager does.
+    with pytest.raises(AlertValidationError, match="start time must be before end time"):
+        accept(Alert(labels={"a": "1"}, starts_at=401.0), 100.0, 300.0)
 
 
 def test_notification_order_is_alertmanagers() -> None:
@@ -251,6 +257,8 @@ def test_digest_schedule_keeps_wall_time_across_dst() -> None:
         ({"receivers": {"x": {"digest": {"cron": "0 8 * * *", "timezone": "Mars/Base"}}}}, "zone"),
         ({"receivers": {"x": {"notify_resolved_when_silence": True}}}, "notify_resolved"),
         ({"flap_hold": {"transitions": 0}}, "transitions"),
+        ({"receivers": {"x": {"rate_limit": {"per_second": 0}}}}, "per_second"),
+        ({"receivers": {"x": {"rate_limit": {"per_second": 1, "burst": 0}}}}, "burst"),
     ],
 )
 def test_extension_errors_name_the_field(data: object, message: str) -> None:

@@ -248,3 +248,23 @@ def test_full_caches_are_emptied(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(root._group_keys) <= 2
     assert root.group_key({}) == "{}:{}"  # missing differs from empty
     assert root.group_key({"a": ""}) == '{}:{a=""}'
+
+
+def test_group_by_all_is_inherited_until_a_route_sets_its_own() -> None:
+    root = build_tree(
+        parse_alertmanager_config(
+            "route:\n"
+            "  receiver: a\n"
+            "  group_by: ['...']\n"
+            "  routes:\n"
+            "    - {matchers: ['x=\"1\"'], receiver: b}\n"
+            "    - {matchers: ['x=\"2\"'], receiver: c, group_by: [x]}\n"
+            "receivers: [{name: a}, {name: b}, {name: c}]\n"
+        )
+    )
+    [b] = root.match({"x": "1", "y": "y"})
+    assert b.group_by_all
+    assert dict(b.group_labels({"x": "1", "y": "y"})) == {"x": "1", "y": "y"}
+    [c] = root.match({"x": "2", "y": "y"})
+    assert not c.group_by_all
+    assert dict(c.group_labels({"x": "2", "y": "y"})) == {"x": "2"}

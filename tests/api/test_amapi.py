@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.alerting.acceptance.harness import Harness
 from tests.support import free_port, need_program, serve_app
 from tocsin.alerting.config import parse_alertmanager_config
 from tocsin.alerting.dispatcher import Dispatcher
@@ -476,3 +478,43 @@ async def test_real_prometheus_sends_alerts(tmp_path: Path) -> None:
             proc.terminate()
             await proc.wait()
         await d.stop()
+
+
+async def test_failed_deliveries_are_listed_by_the_history_endpoints(clock: FakeClock) -> None:
+    h = Harness(
+        "route: {receiver: team, group_wait: 10s, group_interval: 1m}\nreceivers: [{name: team}]",
+        clock,
+    )
+    await h.start()
+    h.recorders["team"].failures = 1000
+    await h.push(h.alert("Down", ends=10_000))
+    await h.run_until(69)  # one flush (t=10), retried until its deadline (t=70)
+    await h.stop()
+    app = FastAPI()
+    app.include_router(make_router(h.dispatcher))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://tocsin"
+    ) as api:
+        [note] = (await api.get("/api/tocsin/v1/notifications?receiver=team")).json()
+        attempts = (await api.get("/api/tocsin/v1/notifications/attempts")).json()
+    assert note["ok"] is False
+    assert note["integration"] == "recorder[0]"
+    assert "scripted failure" in note["error"]
+    assert note["firing"] == [fingerprint({"alertname": "Down"})]
+    assert note["attempts"] == len(attempts) > 1
+    assert not any(a["ok"] for a in attempts)
+    assert [a["final"] for a in attempts].count(True) == 1
+    assert attempts[0] == {
+        "id": attempts[0]["id"],
+        "at": format_time(h.t0 + 65),  # 10 + 1 + 2 + 4 + 8 + 10 + 10 + 10 + 10
+        "receiver": "team",
+        "integration": "recorder[0]",
+        "groupKey": "{}:{}",
+        "attempt": len(attempts),
+        "duration": 0.0,
+        "ok": False,
+        "retryable": True,
+        "error": "scripted failure",
+        "statusCode": 503,
+        "final": True,
+    }

@@ -142,3 +142,26 @@ def test_check_config_reports_calls_per_hour(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "SUCCESS" in out.stdout
     assert "source jobs (heartbeat)" in out.stdout
+
+
+def test_receiver_tocsin_cannot_build_stops_the_start_with_a_clear_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "pager.yml"
+    cfg.write_text(
+        CONFIG.format(db=tmp_path / "s.db", interval=60)
+        + f"server: {{listen: '127.0.0.1:{free_port()}'}}\n"
+        "alerting:\n"
+        "  route: {receiver: pager}\n"
+        "  receivers:\n"
+        "    - name: pager\n"
+        "      victorops_configs: [{routing_key: r, api_key: k}]\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "tocsin", "run", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1
+    assert f"configuration error in {cfg}:" in out.stderr
+    assert "receiver 'pager': victorops_configs is not supported by tocsin" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -29,13 +29,7 @@ def test_supported_receivers_of_conformance_configs_build(
     deps: IntegrationDeps, clock, name: str
 ) -> None:
     config = load_alertmanager_config(conformance_dir("alertmanager", "config", name))
-    supported = []
-    for r in config.receivers:
-        unsupported = [k for k, v in r.model_dump().items() if k.endswith("_configs") and v
-                       and k.removesuffix("_configs") not in ("webhook", "slack", "email",
-                       "pagerduty", "opsgenie", "msteams", "msteamsv2")]  # fmt: skip
-        if not unsupported:
-            supported.append(r)
+    supported = [r for r in config.receivers if not r.unsupported_kinds()]
     receivers = Receivers.build(supported, deps, Retrier(clock, MemoryAttemptSink()), name)
     assert receivers.names() == [r.name for r in supported]
     built: list[Integration] = [i for rs in receivers.receivers.values() for i in rs.values()]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from tocsin.alerting.config import parse_alertmanager_config
 from tocsin.clock import FakeClock
 from tocsin.errors import ConfigError
 from tocsin.notify import registry
@@ -89,3 +90,20 @@ async def test_receiver_end_to_end_with_retry(deps: IntegrationDeps, clock: Fake
     assert pd_attempts[1].at - pd_attempts[0].at >= 1.0
     assert hook.problems == pd.problems == slack.problems == []
     assert len(pd.events) == 1
+
+
+def test_unsupported_kind_of_a_loaded_config_model_is_refused(deps: IntegrationDeps) -> None:
+    # The model leaves these kinds out of its dump: they must still be refused,
+    # not built as a receiver that silently sends nothing.
+    cfg = parse_alertmanager_config(
+        "route: {receiver: pager}\n"
+        "receivers:\n"
+        "  - name: pager\n"
+        "    webhook_configs: [{url: 'http://127.0.0.1:1/'}]\n"
+        "    victorops_configs: [{routing_key: r, api_key: k}]\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        registry.build_receiver(cfg.receivers[0], deps, "am.yml")
+    [problem] = err.value.problems
+    assert problem.field == "victorops_configs"
+    assert "receiver 'pager'" in problem.message

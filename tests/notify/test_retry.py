@@ -345,3 +345,18 @@ async def test_cancelled_delivery_leaves_a_final_record(clock: FakeClock) -> Non
         (2, False, True),
     ]
     assert sink.attempts[-1].error == "cancelled before the delivery finished"
+
+
+async def test_reconfigured_limits_keep_unchanged_buckets(clock: FakeClock) -> None:
+    one = RateLimit(per_second=0.1, burst=1)
+    limiter = RateLimiter(clock, limits={"a": one, "b": one})
+    assert await limiter.acquire("a", clock.now())
+    assert await limiter.acquire("b", clock.now())
+    limiter.configure({"a": one, "b": RateLimit(per_second=0.1, burst=2)})
+    # `a` kept its used-up bucket; `b` got a new one under its new limit.
+    assert not await limiter.acquire("a", clock.now())
+    assert await limiter.acquire("b", clock.now())
+    assert limiter.limit("b") == RateLimit(per_second=0.1, burst=2)
+    limiter.configure({})
+    assert limiter.limit("a") is None
+    assert await limiter.acquire("a", clock.now())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.runtime.harness import harness
+from tocsin.notify.retry import RateLimit
 
 
 async def test_outage_is_confirmed_then_recovers(tmp_path: Path) -> None:
@@ -233,3 +234,63 @@ async def test_a_target_dropped_from_its_source_is_forgotten(tmp_path: Path) -> 
         )
         assert resp.json()["data"]["result"] == []
         assert (await h.state("backup"))["state"] == "up"
+
+
+ALERTING = """
+alerting:
+  route: {receiver: venue-it}
+  receivers:
+    - name: venue-it
+      webhook_configs: [{url: "http://127.0.0.1:1/hook"}]
+alerting_extensions:
+  receivers:
+    venue-it:
+      rate_limit: {per_second: 0.5, burst: 2}
+"""
+
+
+async def test_receiver_rate_limits_are_configured_and_reloaded(tmp_path: Path) -> None:
+    async with harness(tmp_path, extra=ALERTING) as h:
+        limiter = h.runtime.retrier.limiter
+        assert limiter is not None
+        assert limiter.limit("venue-it") == RateLimit(per_second=0.5, burst=2)
+
+        good = h.config_path.read_text()
+        h.config_path.write_text(good.replace("burst: 2", "burst: 7"))
+        assert (await h.api.post("/-/reload")).status_code == 200
+        assert limiter.limit("venue-it") == RateLimit(per_second=0.5, burst=7)
+
+
+async def test_reload_refuses_a_receiver_it_cannot_build_and_keeps_running(
+    tmp_path: Path,
+) -> None:
+    async with harness(tmp_path, extra=ALERTING) as h:
+        good = h.config_path.read_text()
+        h.config_path.write_text(
+            good.replace(
+                "webhook_configs:",
+                "telegram_configs: [{bot_token: t, chat_id: 1}]\n      webhook_configs:",
+            ).replace("burst: 2", "burst: 9")
+        )
+        resp = await h.api.post("/-/reload")
+        assert resp.status_code == 500
+        assert "receiver 'venue-it': telegram_configs is not supported by tocsin" in resp.text
+        # Nothing of the refused file took effect; the sources still run.
+        assert "fleet" in h.runtime.sources
+        assert h.runtime.sources["fleet"].interval == 30
+        limiter = h.runtime.retrier.limiter
+        assert limiter is not None
+        assert limiter.limit("venue-it") == RateLimit(per_second=0.5, burst=2)
+
+
+async def test_reload_refuses_a_template_file_that_does_not_parse(tmp_path: Path) -> None:
+    async with harness(tmp_path, extra=ALERTING) as h:
+        (tmp_path / "bad.tmpl").write_text('{{ define "x" }}{{ .Foo\n')
+        good = h.config_path.read_text()
+        h.config_path.write_text(
+            good.replace("  route:", f"  templates: ['{tmp_path}/*.tmpl']\n  route:")
+        )
+        resp = await h.api.post("/-/reload")
+        assert resp.status_code == 500
+        assert "templates: template: bad.tmpl:2" in resp.text
+        assert h.runtime.sources["fleet"].interval == 30

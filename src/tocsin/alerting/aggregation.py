@@ -4,8 +4,8 @@ A group is one route plus the values of that route's `group_by` labels.
 Timing is Alertmanager's:
 
 - a new group waits `group_wait` before its first flush, except when the
-  alert that creates it started more than `group_wait` ago: then it flushes
-  at once;
+  alert that creates it (or any alert joining it before that first flush)
+  started more than `group_wait` ago: then it flushes at once;
 - after a flush the next one is `group_interval` later (the timer is set
   when the flush starts, as in Alertmanager);
 - a group whose receiver delivers digests flushes at the cron schedule's

@@ -401,7 +401,8 @@ class Dispatcher:
             self._inhibit_until = min(self._inhibit_until, alert.ends_at)
 
     def _route(self, alert: StoredAlert, now: float) -> list[AggregationGroup]:
-        """Insert into the group of every matching route; returns new groups."""
+        """Insert into the group of every matching route; returns the groups
+        to save (new ones, and ones whose first flush moved)."""
         created: list[AggregationGroup] = []
         fp, labels = alert.fingerprint, alert.labels
         seen = self._alert_groups.get(fp)
@@ -413,6 +414,12 @@ class Dispatcher:
             g = groups.get(key)
             if g is None:
                 g = self._new_group(key, route, alert, now)
+                created.append(g)
+            elif not g.has_flushed and g.first_due(alert.starts_at, now) < g.next_flush:
+                # As Alertmanager's aggrGroup.insert: an alert that has waited
+                # group_wait already brings a group's first flush forward.
+                g.next_flush = now
+                self._due.push(now, key)
                 created.append(g)
             g.fingerprints.add(fp)
             seen.add(key)

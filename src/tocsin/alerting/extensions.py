@@ -12,6 +12,7 @@ config carries beside the Alertmanager section:
           digest: {cron: "0 8 * * *", timezone: Europe/Stockholm}
         venue-it:
           notify_resolved_when_silenced: true
+          rate_limit: {per_second: 0.2, burst: 5}
 
 Every route that delivers to a receiver gets that receiver's options.
 """
@@ -28,6 +29,7 @@ from pydantic import Field, ValidationError, field_validator
 from tocsin.alerting.config.common import Duration, StrictModel
 from tocsin.config.yamlpos import Positions, problems_from_validation_error
 from tocsin.errors import ConfigError
+from tocsin.notify.retry import RateLimit
 
 
 class DigestConfig(StrictModel):
@@ -53,9 +55,18 @@ class DigestConfig(StrictModel):
         return v
 
 
+class RateLimitConfig(StrictModel):
+    """At most `burst` sends at once, refilled at `per_second` (a token bucket
+    shared by every integration of the receiver)."""
+
+    per_second: float = Field(gt=0)
+    burst: int = Field(1, ge=1)
+
+
 class ReceiverOptions(StrictModel):
     notify_resolved_when_silenced: bool = False
     digest: DigestConfig | None = None
+    rate_limit: RateLimitConfig | None = None
 
 
 class FlapHoldConfig(StrictModel):
@@ -72,6 +83,14 @@ class AlertingExtensions(StrictModel):
 
     def for_receiver(self, name: str) -> ReceiverOptions:
         return self.receivers.get(name) or _DEFAULT
+
+    def rate_limits(self) -> dict[str, RateLimit]:
+        """Receiver name -> its send rate limit, for the notify RateLimiter."""
+        return {
+            name: RateLimit(o.rate_limit.per_second, o.rate_limit.burst)
+            for name, o in self.receivers.items()
+            if o.rate_limit is not None
+        }
 
     def check_receivers(self, known: Mapping[str, Any] | list[str]) -> list[str]:
         """Names of receivers given options that the Alertmanager config lacks."""

@@ -2,7 +2,8 @@
 
 An alert flaps when it changed state (firing <-> resolved) more than
 `transitions` times within `window`, or when its source says so (the
-annotation `tocsin_flapping: "true"`, which tocsin's detection sets). A
+annotation `tocsin_flapping: "true"`; detection does not add it by itself,
+a rule over `tocsin_target_flapping` or an outside sender sets it). A
 flapping alert is passed on once, marked with the annotation
 `flapping: "true"`, and then left out of notifications until it calms down
 (no more than `transitions` changes in the window); after that it is

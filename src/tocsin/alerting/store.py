@@ -125,8 +125,8 @@ def complete(alert: Alert, now: float, resolve_timeout: float) -> StoredAlert:
     """Fill in what the sender left out, as Alertmanager's API does.
 
     No `startsAt`: the `endsAt` if given, else now. No `endsAt`: now +
-    resolve_timeout, marked as derived. Empty-valued labels are dropped.
-    Call `validate` first.
+    resolve_timeout, marked as derived (AlertValidationError if that is
+    before the start). Empty-valued labels are dropped. Call `validate` first.
     """
     return _completed(alert, _non_empty(alert.labels), now, resolve_timeout)
 
@@ -179,8 +179,9 @@ def _completed(
     timeout = alert.ends_at is None
     ends = now + resolve_timeout if alert.ends_at is None else alert.ends_at
     if ends < starts:
-        # A start in the future with no end: the derived end follows the start.
-        ends = starts + resolve_timeout
+        # A start further ahead than resolve_timeout, with no end: Alertmanager
+        # derives the end first and then refuses the alert, and so does tocsin.
+        raise AlertValidationError("start time must be before end time")
     return StoredAlert(
         labels,
         dict(alert.annotations),

@@ -547,9 +547,27 @@ def make_router(
     ) -> Response:
         """Every delivery attempt (retries included), newest first."""
         rows = d.state.attempts(receiver=receiver, limit=limit)
-        for r in rows:
-            r["at"] = format_time(r["at"])
-        return _json(rows)
+        # Built key by key: the row's own keys are SQLAlchemy names (a str
+        # subclass orjson refuses as a key), and the API spells them in camelCase.
+        return _json(
+            [
+                {
+                    "id": r["id"],
+                    "at": format_time(r["at"]),
+                    "receiver": r["receiver"],
+                    "integration": r["integration"],
+                    "groupKey": r["group_key"],
+                    "attempt": r["attempt"],
+                    "duration": r["duration"],
+                    "ok": r["ok"],
+                    "retryable": r["retryable"],
+                    "error": r["error"],
+                    "statusCode": r["status_code"],
+                    "final": r["final"],
+                }
+                for r in rows
+            ]
+        )
 
     return router
 

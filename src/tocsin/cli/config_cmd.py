@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
 
 from tocsin.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tocsin.alerting.config import AlertmanagerConfig
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +58,8 @@ def _check_tocsin(path: Path) -> None:
 
     loaded = load_config(path)
     cfg = loaded.config
+    if loaded.alertmanager is not None:
+        _check_receivers(loaded.alertmanager, path)
     typer.echo(f"SUCCESS: {path} is a valid tocsin config")
     for extra in loaded.files[1:]:
         typer.echo(f"  includes {extra}")
@@ -81,5 +86,24 @@ def _check_alertmanager(path: Path) -> None:
     from tocsin.alerting.config import load_alertmanager_config
 
     cfg = load_alertmanager_config(path)
+    _check_receivers(cfg, path)
     typer.echo(f"SUCCESS: {path} is a valid Alertmanager config")
     typer.echo(f"  {len(cfg.receivers)} receivers, {len(cfg.inhibit_rules)} inhibit rules")
+
+
+def _check_receivers(cfg: AlertmanagerConfig, path: Path) -> None:
+    """Build the templates and receivers as `tocsin run` does (nothing is
+    sent), so that a file the runtime would refuse fails here too: a template
+    file that does not parse, a receiver kind tocsin does not implement (named
+    with its receiver), an Apprise URL it cannot use."""
+    from tocsin.clock import SystemClock
+    from tocsin.notify.deps import IntegrationDeps
+    from tocsin.notify.dispatch import Receivers
+    from tocsin.notify.retry import MemoryAttemptSink, Retrier
+    from tocsin.runtime.alerting_setup import load_templates
+    from tocsin.templating.alertmanager import notification_renderer
+
+    render = notification_renderer(load_templates(cfg, file=str(path)))
+    retrier = Retrier(SystemClock(), MemoryAttemptSink())
+    # No HTTP session is opened: integrations create theirs on first send.
+    Receivers.build(cfg.receivers, IntegrationDeps(render=render), retrier, file=str(path))

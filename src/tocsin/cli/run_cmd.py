@@ -55,8 +55,13 @@ def run(
     if listen is not None:
         server = loaded.config.server.model_copy(update={"listen": listen})
         loaded.config = loaded.config.model_copy(update={"server": server})
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_serve(loaded, path if config is not None else None))
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(_serve(loaded, path if config is not None else None))
+    except ConfigError as exc:
+        # Found while starting: receivers and templates are built then.
+        typer.echo(f"configuration error in {path}:\n{exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

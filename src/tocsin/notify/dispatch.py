@@ -59,8 +59,7 @@ class Receivers:
         problems: list[ConfigProblem] = []
         seen: set[str] = set()
         for config in configs:
-            config = plain(config)
-            name = config.get("name")
+            name = plain(config).get("name")
             if not name:
                 problems.append(ConfigProblem(file or "receivers", None, "name", "is required"))
                 continue

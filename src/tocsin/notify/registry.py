@@ -8,7 +8,7 @@ through Apprise never imports it.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from tocsin.errors import ConfigError, ConfigProblem
@@ -37,7 +37,7 @@ KINDS: dict[str, str] = {
 # Alertmanager receiver kinds tocsin does not implement natively.
 UNSUPPORTED: frozenset[str] = frozenset(
     {
-        "discord", "jira", "pushover", "rocketchat", "sns", "telegram", "victorops",
+        "discord", "jira", "mattermost", "pushover", "rocketchat", "sns", "telegram", "victorops",
         "webex", "wechat", "incidentio",
     }
 )  # fmt: skip
@@ -64,13 +64,19 @@ def build_integration(
     return integration
 
 
-def check_receiver_kinds(receiver: Mapping[str, Any], file: str = "") -> None:
-    """Reject non-empty `*_configs` keys tocsin cannot deliver, naming the receiver."""
+def check_receiver_kinds(
+    receiver: Mapping[str, Any], file: str = "", also: Iterable[str] = ()
+) -> None:
+    """Reject non-empty `*_configs` keys tocsin cannot deliver, naming the receiver.
+
+    `also`: more kinds the receiver uses that `receiver` does not show.
+    """
     name = receiver.get("name", "?")
     problems = []
-    for key, configs in receiver.items():
+    used = [k for k, v in receiver.items() if v] + [f"{kind}_configs" for kind in also]
+    for key in dict.fromkeys(used):
         # Only `*_configs` keys are integrations; others (name, labels) are metadata.
-        if not key.endswith("_configs") or not configs:
+        if not key.endswith("_configs"):
             continue
         kind = key.removesuffix("_configs")
         if kind in KINDS:
@@ -94,8 +100,12 @@ def build_receiver(receiver: Any, deps: IntegrationDeps, file: str = "") -> dict
     Keys of the result name each integration like Alertmanager does
     (`slack[0]`, `webhook[1]`); they are what DeliveryAttempt.integration holds.
     """
+    # The config model leaves the kinds tocsin does not implement out of its
+    # dump; ask it for them, so they are refused instead of silently sending
+    # nothing.
+    unsupported = receiver.unsupported_kinds() if hasattr(receiver, "unsupported_kinds") else []
     receiver = plain(receiver)
-    check_receiver_kinds(receiver, file)
+    check_receiver_kinds(receiver, file, unsupported)
     name = receiver.get("name", "?")
     out: dict[str, Integration] = {}
     problems: list[ConfigProblem] = []

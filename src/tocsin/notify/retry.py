@@ -91,6 +91,18 @@ class RateLimiter:
         self._limits = dict(limits or {})
         self._buckets: dict[str, TokenBucket] = {}
 
+    def configure(self, limits: Mapping[str, RateLimit]) -> None:
+        """Replace the per-receiver limits (a reload). A receiver whose limit
+        is unchanged keeps its bucket, and so the sends it has used up."""
+        self._limits = dict(limits)
+        for name, bucket in list(self._buckets.items()):
+            if self._limits.get(name, self._default) != bucket.limit:
+                del self._buckets[name]
+
+    def limit(self, receiver: str) -> RateLimit | None:
+        """The limit `receiver` sends under (None: unlimited)."""
+        return self._limits.get(receiver, self._default)
+
     def _bucket(self, receiver: str) -> TokenBucket | None:
         bucket = self._buckets.get(receiver)
         if bucket is None:

@@ -15,12 +15,15 @@ from tocsin.alerting.config import AlertmanagerConfig, parse_alertmanager_config
 from tocsin.alerting.dispatcher import Dispatcher
 from tocsin.clock import Clock
 from tocsin.config.loader import LoadedConfig
+from tocsin.errors import ConfigError, ConfigProblem
 from tocsin.notify.deps import IntegrationDeps
 from tocsin.notify.dispatch import Receivers
-from tocsin.notify.retry import Retrier
+from tocsin.notify.retry import RateLimiter, Retrier
 from tocsin.notify.sinks import MetricsSink
 from tocsin.storage.store import Store
+from tocsin.templating import TemplateSet
 from tocsin.templating.alertmanager import alertmanager_template_set, notification_renderer
+from tocsin.templating.errors import TemplateError
 
 # Without an alerting section, alerts from rules and the v2 API are still kept,
 # grouped and visible in the API; they are just not sent anywhere.
@@ -69,13 +72,32 @@ def alerting_config(loaded: LoadedConfig) -> AlertmanagerConfig:
 
 def make_retrier(clock: Clock, registry: CollectorRegistry) -> Retrier:
     """One retrier per process: its metrics are registered once, its rate limits kept."""
-    return Retrier(clock, MetricsSink(registry))
+    return Retrier(clock, MetricsSink(registry), limiter=RateLimiter(clock))
+
+
+def apply_rate_limits(retrier: Retrier, loaded: LoadedConfig) -> None:
+    """The receivers' `rate_limit` options (alerting_extensions) into the retrier."""
+    if retrier.limiter is not None:
+        ext = loaded.extensions
+        retrier.limiter.configure(ext.rate_limits() if ext is not None else {})
+
+
+def load_templates(
+    cfg: AlertmanagerConfig, clock: Clock | None = None, file: str = "alerting config"
+) -> TemplateSet:
+    """The config's template files over the defaults; one that does not parse
+    is a ConfigError (refused like any other config problem, on reload too;
+    the message names the template file and line)."""
+    try:
+        return alertmanager_template_set(cfg.template_patterns(), clock=clock)
+    except TemplateError as exc:
+        raise ConfigError([ConfigProblem(file, None, "templates", str(exc))]) from None
 
 
 def build_receivers(
     cfg: AlertmanagerConfig, store: Store, clock: Clock, retrier: Retrier
 ) -> Receivers:
-    templates = alertmanager_template_set(cfg.template_patterns(), clock=clock)
+    templates = load_templates(cfg, clock)
     deps = IntegrationDeps(
         render=notification_renderer(templates),
         render_html=notification_renderer(templates, html=True),
@@ -92,6 +114,7 @@ def build_dispatcher(
     """The dispatcher and the receivers it delivers through (close them at stop)."""
     cfg = alerting_config(loaded)
     receivers = build_receivers(cfg, store, clock, retrier)
+    apply_rate_limits(retrier, loaded)
     dispatcher = Dispatcher(
         cfg,
         store,
@@ -104,10 +127,10 @@ def build_dispatcher(
 
 
 def reload_dispatcher(
-    dispatcher: Dispatcher, loaded: LoadedConfig, store: Store, clock: Clock, retrier: Retrier
-) -> Receivers:
-    """Switch the dispatcher to the new config; the caller closes the old receivers."""
-    cfg = alerting_config(loaded)
-    receivers = build_receivers(cfg, store, clock, retrier)
-    dispatcher.apply_config(cfg, receivers, loaded.extensions)
-    return receivers
+    dispatcher: Dispatcher, loaded: LoadedConfig, receivers: Receivers, retrier: Retrier
+) -> None:
+    """Switch the dispatcher to the new config and its receivers (built first
+    with `build_receivers`, so a receiver that cannot be built refuses the
+    reload before anything changed); the caller closes the old receivers."""
+    dispatcher.apply_config(alerting_config(loaded), receivers, loaded.extensions)
+    apply_rate_limits(retrier, loaded)

@@ -34,7 +34,13 @@ from tocsin.errors import ConfigError
 from tocsin.notify.dispatch import Receivers
 from tocsin.promql.engine import Engine
 from tocsin.rules.manager import RuleManager
-from tocsin.runtime.alerting_setup import build_dispatcher, make_retrier, reload_dispatcher
+from tocsin.runtime.alerting_setup import (
+    alerting_config,
+    build_dispatcher,
+    build_receivers,
+    make_retrier,
+    reload_dispatcher,
+)
 from tocsin.runtime.poller import Round, SourcePoller
 from tocsin.runtime.selfmetrics import SelfMetrics
 from tocsin.runtime.target_series import TargetSeriesWriter
@@ -258,6 +264,15 @@ class Runtime:
         async with self._reload_lock:
             try:
                 loaded = await asyncio.to_thread(load_config, self.config_path)
+                # Built before anything changes: a receiver that cannot be
+                # built refuses the reload like any other config problem.
+                receivers = (
+                    None
+                    if self.dispatcher is None
+                    else build_receivers(
+                        alerting_config(loaded), self.store, self.clock, self.retrier
+                    )
+                )
             except ConfigError as exc:
                 self.metrics.config_reload_success.set(0)
                 log.error("config reload refused, keeping the running config:\n%s", exc)
@@ -267,11 +282,10 @@ class Runtime:
             self.detector.reconfigure(self.config.detection)
             if self.rules is not None:
                 self.rules.reload(loaded.rule_groups)
-            if self.dispatcher is not None:
+            if self.dispatcher is not None and receivers is not None:
                 old = self._receivers
-                self._receivers = reload_dispatcher(
-                    self.dispatcher, loaded, self.store, self.clock, self.retrier
-                )
+                reload_dispatcher(self.dispatcher, loaded, receivers, self.retrier)
+                self._receivers = receivers
                 if old is not None:
                     # Deliveries already under way keep using the old set; close it
                     # once they have had time to finish (or at stop, whichever first).
