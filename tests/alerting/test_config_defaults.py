@@ -175,13 +175,6 @@ def test_receiver_labels_get_the_name() -> None:
     assert cfg.receivers[0].labels == {"team": "ops", "name": "a"}
 
 
-def test_unsupported_messages_name_receiver_and_kind() -> None:
-    assert conf("conf.good.yml").unsupported_messages() == [
-        "receiver 'victorOps-receiver' uses victorops_configs, which tocsin does not support",
-        "receiver 'pushover-receiver' uses pushover_configs, which tocsin does not support",
-    ]
-
-
 @pytest.mark.parametrize(
     ("data", "expected"),
     [

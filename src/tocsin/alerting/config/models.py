@@ -378,14 +378,6 @@ class AlertmanagerConfig(StrictModel):
         (what Alertmanager's status API returns)."""
         return _mask(self.model_dump(by_alias=True, exclude_none=True))
 
-    def unsupported_messages(self) -> list[str]:
-        """One sentence per receiver kind tocsin cannot deliver to, for the runtime."""
-        return [
-            f"receiver {name!r} uses {kind}_configs, which tocsin does not support"
-            for name, kinds in self.unsupported_receivers().items()
-            for kind in kinds
-        ]
-
     def template_patterns(self) -> list[str]:
         """The `templates` globs, relative ones joined to the config's directory."""
         return [
