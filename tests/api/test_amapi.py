@@ -517,4 +517,25 @@ async def test_failed_deliveries_are_listed_by_the_history_endpoints(clock: Fake
         "error": "scripted failure",
         "statusCode": 503,
         "final": True,
+        "detail": "",
     }
+
+
+async def test_attempt_detail_is_kept_in_the_history(clock: FakeClock) -> None:
+    h = Harness(
+        "route: {receiver: team, group_wait: 10s}\nreceivers: [{name: team}]",
+        clock,
+    )
+    await h.start()
+    h.recorders["team"].detail = "ts=1700000000.000100"
+    await h.push(h.alert("Down", ends=10_000))
+    await h.run_until(11)
+    await h.stop()
+    app = FastAPI()
+    app.include_router(make_router(h.dispatcher))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://tocsin"
+    ) as api:
+        [attempt] = (await api.get("/api/tocsin/v1/notifications/attempts")).json()
+    assert attempt["ok"] is True
+    assert attempt["detail"] == "ts=1700000000.000100"

@@ -193,3 +193,34 @@ def test_example_in_the_docs_migrates(backend: Backend) -> None:
                 "VALUES ('w1', '{}', 1, 2, 'new switch')"
             )
         )
+
+
+def test_alerting_steps_end_at_the_tables_it_declares(backend: Backend) -> None:
+    """A database made at version 1 with rows in it upgrades to the tables
+    `alerting.tables.define` declares now, its rows kept."""
+    from tocsin.alerting import db_migrations as steps
+    from tocsin.alerting.tables import VERSION, define
+
+    assert [m.version for m in steps.MIGRATIONS] == list(range(1, VERSION + 1))
+    v1 = Component(steps.COMPONENT, steps.MIGRATIONS[:1])
+    store = backend.open()
+    store.migrate([*core(), v1])
+    row = {
+        "at": 1.0, "receiver": "team", "integration": "slack[0]", "group_key": "{}:{}",
+        "attempt": 1, "duration": 0.1, "ok": True, "retryable": False, "error": "",
+        "status_code": 200, "final": True,
+    }  # fmt: skip
+    old = define(sa.MetaData(), version=1)["attempts"]
+    with store.engine.begin() as conn:
+        conn.execute(old.insert(), [row])
+    assert store.migrate([*core(), Component(steps.COMPONENT, steps.MIGRATIONS)]) == [
+        f"alerting:{v}" for v in range(2, VERSION + 1)
+    ]
+    now = define(sa.MetaData())
+    with store.engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        for table in now.values():
+            assert {c["name"] for c in inspector.get_columns(table.name)} == set(table.c.keys())
+        [kept] = conn.execute(sa.select(now["attempts"])).mappings().all()
+    assert kept["detail"] == ""
+    assert kept["integration"] == "slack[0]"

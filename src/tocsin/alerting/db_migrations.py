@@ -12,11 +12,15 @@ COMPONENT = "alerting"
 
 
 def _v1(conn: Connection) -> None:
-    # tables.define is version 1 as released. A later change to it must first
-    # freeze a copy of this version here and add a new step.
     md = sa.MetaData()
-    define(md)
+    define(md, version=1)
     md.create_all(conn)
+
+
+def _v2_attempt_detail(conn: Connection) -> None:
+    conn.execute(
+        sa.text("ALTER TABLE alerting_delivery_attempts ADD COLUMN detail TEXT NOT NULL DEFAULT ''")
+    )
 
 
 MIGRATIONS = [
@@ -25,4 +29,5 @@ MIGRATIONS = [
         "active alerts, aggregation groups, notification log, silences, history",
         _v1,
     ),
+    Migration(2, "delivery attempts keep the integration's detail", _v2_attempt_detail),
 ]

@@ -521,6 +521,7 @@ class AlertingState:
                     "error": a.error,
                     "status_code": a.status_code,
                     "final": a.final,
+                    "detail": a.detail,
                 }
             ],
         )

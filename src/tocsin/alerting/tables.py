@@ -1,15 +1,22 @@
-"""The alerting tables as they are now, for queries. Changes go through
-`db_migrations.py` first; keep this file in step with the latest version."""
+"""The alerting tables, for queries and migrations. A change adds a
+migration step in `db_migrations.py` and declares here what that version
+added, under `version >= N`, so every version's tables stay declarable."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 
 from tocsin.storage.types import Id, JSONText
 
+#: The newest schema version of the alerting component.
+VERSION = 2
 
-def define(md: sa.MetaData) -> dict[str, sa.Table]:
-    """Declare the tables on `md` (the migration and the queries share this)."""
+
+def define(md: sa.MetaData, version: int = VERSION) -> dict[str, sa.Table]:
+    """Declare the tables on `md` as they are at schema `version` (the
+    migrations and the queries share this)."""
     alerts = sa.Table(
         "alerting_alerts",
         md,
@@ -98,6 +105,13 @@ def define(md: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("error", sa.Text, nullable=False),
         sa.Column("status_code", sa.Integer, nullable=True),
         sa.Column("final", sa.Boolean, nullable=False),
+        *_since(
+            version,
+            2,
+            # What the integration reported beyond the status: the Slack
+            # message `ts`, refused email recipients.
+            sa.Column("detail", sa.Text, nullable=False, server_default=""),
+        ),
         sa.Index("alerting_delivery_attempts_receiver", "receiver", "id"),
     )
     return {
@@ -109,6 +123,11 @@ def define(md: sa.MetaData) -> dict[str, sa.Table]:
         "notifications": notifications,
         "attempts": attempts,
     }
+
+
+def _since(version: int, added: int, *items: sa.Column[Any]) -> tuple[sa.Column[Any], ...]:
+    """`items` when the declared `version` has them (they came in `added`)."""
+    return items if version >= added else ()
 
 
 metadata = sa.MetaData()

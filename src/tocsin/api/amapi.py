@@ -564,6 +564,7 @@ def make_router(
                     "error": r["error"],
                     "statusCode": r["status_code"],
                     "final": r["final"],
+                    "detail": r["detail"],
                 }
                 for r in rows
             ]

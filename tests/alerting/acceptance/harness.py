@@ -48,13 +48,14 @@ class Recorder:
     kind: str = "recorder"
     timeout: float | None = None
     failures: int = 0
+    detail: str = ""
 
     async def notify(self, n: Notification) -> DeliveryResult:
         if self.failures > 0:
             self.failures -= 1
             raise DeliveryFailure("scripted failure", retryable=True, status_code=503)
         self.sent.append(Sent(self.clock.now() - self.t0, n.receiver, n))
-        return DeliveryResult(200)
+        return DeliveryResult(200, self.detail)
 
     async def aclose(self) -> None:
         return None
