@@ -5,8 +5,9 @@ interned once in a symbol table (symbol 0 is the empty string, "absent"),
 and each label name is an int32 column indexed by ref holding the value's
 symbol. A fleet's series share most of their strings (venue, region,
 importance, the metric names), so a series costs a few column cells plus
-its key in the ref lookup, instead of a dict, a tuple key and posting-list
-entries per label.
+about 13 B in the ref lookup (`tsdb/reftable.py`: a hash table in arrays,
+checked against the columns), instead of a dict, a tuple key and
+posting-list entries per label.
 
 Matching is array work: an equality matcher is one comparison over the
 column, a regex matcher is evaluated once per distinct value present, never
