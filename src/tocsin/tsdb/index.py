@@ -5,8 +5,9 @@ interned once in a symbol table (symbol 0 is the empty string, "absent"),
 and each label name is an int32 column indexed by ref holding the value's
 symbol. A fleet's series share most of their strings (venue, region,
 importance, the metric names), so a series costs a few column cells plus
-its key in the ref lookup, instead of a dict, a tuple key and posting-list
-entries per label.
+about 13 B in the ref lookup (`tsdb/reftable.py`: a hash table in arrays,
+checked against the columns), instead of a dict, a tuple key and
+posting-list entries per label.
 
 Matching is array work: an equality matcher is one comparison over the
 column, a regex matcher is evaluated once per distinct value present, never
@@ -17,13 +18,13 @@ the first is a dict hit.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from tocsin.promql.labels import Column, LabelTable
+from tocsin.tsdb.reftable import EMPTY, HASH_MASK, RefTable
 from tocsin.tsdb.types import LabelMatcher, Labels, MatchOp
 
 SeriesKey = tuple[tuple[str, str], ...]
@@ -33,12 +34,21 @@ Codes = npt.NDArray[np.int32]
 _CACHE_MAX = 4096
 _MIN_CAPACITY = 1024
 _NAME = 1
-"""The symbol of `__name__`, fixed so the lookup can find its column."""
+"""The symbol of `__name__`, fixed (compaction always keeps it)."""
+_key_hash = hash
+"""Hash of a series' key tuple: CPython's tuple hash, in C; a name tests can replace."""
+_MAX_COUNT = 255
+"""Label counts are kept in a byte; a series with more is checked in full."""
 
 
 def series_key(labels: Labels) -> SeriesKey:
     """The canonical, hashable identity of a label set (empty values dropped)."""
     return tuple(sorted((k, v) for k, v in labels.items() if v != ""))
+
+
+def _drop_empty(key: list[int]) -> list[int]:
+    """`key` without the pairs whose value is the empty string (symbol 0)."""
+    return [x for i in range(0, len(key), 2) if key[i + 1] for x in key[i : i + 2]]
 
 
 class SeriesIndex:
@@ -56,13 +66,13 @@ class SeriesIndex:
         self._cap = 0
         self._n = 0
         self._count = 0
-        # Ref lookup. Series of one target differ only in `__name__`, so the
-        # key is the packed, sorted (name, value) symbol pairs *without*
-        # `__name__`, shared: it maps to the newest such series, and `_next`
-        # chains the others (-1 ends a chain); the `__name__` column tells
-        # them apart.
-        self._by_rest: dict[bytes, int] = {}
-        self._next = np.zeros(0, dtype=np.int32)
+        self._views: dict[int, memoryview] = {}
+        """`_cols` as memoryviews, for reading single cells as plain ints."""
+        # Ref lookup: a hash table over each series' sorted (name, value)
+        # symbols, checked against the columns and the label count.
+        self._refs = RefTable()
+        self._nlabels_np = np.zeros(0, dtype=np.uint8)
+        self._nlabels = self._nlabels_np.data
         self._cache: dict[tuple[LabelMatcher, ...], Refs] = {}
         self.generation = 0
         self.removals = 0
@@ -84,132 +94,148 @@ class SeriesIndex:
             self._strs.append(s)
         return got
 
-    def _known_key(self, labels: Labels) -> tuple[bytes, int] | None:
-        """(rest, name symbol) of `labels` if every string in it is interned."""
+    def _known_key(self, labels: Labels) -> list[int] | None:
+        """Name and value symbols of `labels`, sorted by name, if all are interned."""
         get = self._sym.get
-        parts: list[int] = []
-        name = 0
-        for k, v in sorted(labels.items()):
-            if v == "":
-                continue
-            a, b = get(k), get(v)
-            if a is None or b is None:
+        key = [get(s) for kv in sorted(labels.items()) for s in kv]
+        if None in key:
+            if "" not in labels.values():
                 return None
-            if a == _NAME:
-                name = b
-            else:
-                parts.append(a)
-                parts.append(b)
-        return array("i", parts).tobytes(), name
+            # An empty value means the label is absent, interned name or not.
+            key = [get(s) for kv in sorted(labels.items()) if kv[1] for s in kv]
+            return None if None in key else key  # type: ignore[return-value]
+        return _drop_empty(key) if 0 in key else key  # type: ignore[arg-type,return-value]
 
-    def _new_pairs(self, labels: Labels) -> list[tuple[int, int]]:
+    def _new_key(self, labels: Labels) -> list[int]:
         intern = self._intern
-        return [(intern(k), intern(v)) for k, v in sorted(labels.items()) if v != ""]
+        key = [intern(s) for kv in sorted(labels.items()) for s in kv]
+        # Symbol 0 is "": an empty value means the label is absent.
+        return _drop_empty(key) if 0 in key else key
 
-    @staticmethod
-    def _split(pairs: Sequence[tuple[int, int]]) -> tuple[bytes, int]:
-        rest = array("i", [x for p in pairs if p[0] != _NAME for x in p]).tobytes()
-        return rest, next((v for n, v in pairs if n == _NAME), 0)
+    def _find(self, key: list[int], h: int) -> int | None:
+        """The ref of the series with exactly the labels of `key` (hash `h`).
 
-    def _rest_of_ref(self, ref: int) -> bytes:
-        parts: list[int] = []
-        for _name, sym in self._order:
-            if sym == _NAME:
-                continue
-            c = int(self._cols[sym][ref])
-            if c:
-                parts.append(sym)
-                parts.append(c)
-        return array("i", parts).tobytes()
+        The probe loop is here rather than in RefTable because it runs on
+        every lookup: a callback per candidate would cost more than the loop.
+        """
+        t = self._refs
+        slots, hashes, mask = t.slots, t.hashes, t.mask
+        h &= HASH_MASK
+        n = len(key) >> 1
+        if n > _MAX_COUNT:
+            n = _MAX_COUNT
+        nlabels, views = self._nlabels, self._views
+        i = h & mask
+        while True:
+            r = slots[i]
+            if r == EMPTY:
+                return None
+            if r >= 0 and hashes[r] == h and nlabels[r] == n:
+                # Same hash and label count; the columns decide.
+                pairs = iter(key)
+                try:
+                    for name in pairs:
+                        if views[name][r] != next(pairs):
+                            break
+                    else:
+                        if n < _MAX_COUNT or self._key_of(r) == key:
+                            return r
+                except KeyError:  # a name without a column: not this series
+                    pass
+            i = (i + 1) & mask
 
-    def _lookup(self, rest: bytes, name: int) -> int | None:
-        r = self._by_rest.get(rest)
-        if r is None:
-            return None
-        names = self._cols.get(_NAME)
-        nxt = self._next
-        while r >= 0:
-            if (int(names[r]) if names is not None else 0) == name:
-                return r
-            r = int(nxt[r])
-        return None
+    def _key_of(self, ref: int) -> list[int]:
+        return [x for _name, sym in self._order if (c := self._views[sym][ref]) for x in (sym, c)]
 
-    def _link(self, ref: int, rest: bytes) -> None:
-        self._next[ref] = self._by_rest.get(rest, -1)
-        self._by_rest[rest] = ref
-
-    def _unlink(self, ref: int) -> None:
-        rest = self._rest_of_ref(ref)
-        nxt = self._next
-        r = self._by_rest[rest]
-        if r == ref:
-            if nxt[ref] < 0:
-                del self._by_rest[rest]
-            else:
-                self._by_rest[rest] = int(nxt[ref])
-            return
-        while int(nxt[r]) != ref:
-            r = int(nxt[r])
-        nxt[r] = nxt[ref]
+    def _keys_of(self, refs: Refs) -> list[tuple[int, ...]]:
+        """`_key_of` for many refs, gathered per set of label names present."""
+        if not len(refs):
+            return []
+        syms = np.array([sym for _name, sym in self._order], dtype=np.int32)
+        codes = np.stack([self._cols[sym][refs] for sym in syms.tolist()], axis=1)
+        shapes, which = np.unique(codes != 0, axis=0, return_inverse=True)
+        out: list[tuple[int, ...]] = [()] * len(refs)
+        for s, shape in enumerate(shapes):
+            rows = np.flatnonzero(which.reshape(-1) == s)
+            present = np.flatnonzero(shape)
+            keys = np.empty((len(rows), 2 * len(present)), dtype=np.int64)
+            keys[:, 0::2] = syms[present]
+            keys[:, 1::2] = codes[np.ix_(rows, present)]
+            for i, k in zip(rows.tolist(), keys.tolist(), strict=True):
+                out[i] = tuple(k)
+        return out
 
     # -- registry ---------------------------------------------------------------
 
     def ref(self, labels: Labels) -> int | None:
         key = self._known_key(labels)
-        return None if key is None else self._lookup(*key)
+        return None if key is None else self._find(key, _key_hash(tuple(key)))
 
     def get_or_create(self, labels: Labels) -> int:
         key = self._known_key(labels)
-        if key is not None:
-            ref = self._lookup(*key)
+        if key is None:
+            # A string never seen before: the series cannot exist yet.
+            key = self._new_key(labels)
+            h = _key_hash(tuple(key))
+        else:
+            h = _key_hash(tuple(key))
+            ref = self._find(key, h)
             if ref is not None:
                 return ref
-        pairs = self._new_pairs(labels)
         ref = self._n
-        self._insert(ref, pairs, self._split(pairs)[0])
+        self._insert(ref, key, h)
         return ref
 
     def add(self, ref: int, labels: Labels) -> None:
         """Register a series under a fixed ref (reloading persisted series)."""
-        pairs = self._new_pairs(labels)
-        rest, name = self._split(pairs)
-        existing = self._lookup(rest, name)
+        key = self._new_key(labels)
+        h = _key_hash(tuple(key))
+        existing = self._find(key, h)
         if existing is not None:
             if existing != ref:
                 raise ValueError(
                     f"series {dict(series_key(labels))} already has ref {existing}, not {ref}"
                 )
             return
-        self._insert(ref, pairs, rest)
+        self._insert(ref, key, h)
+
+    def _set_col(self, sym: int, col: Codes) -> None:
+        self._cols[sym] = col
+        self._views[sym] = col.data
 
     def _grow(self, ref: int) -> None:
         # 1/8 headroom, not doubling: the columns are most of the index's
         # memory, and growing is a copy of a few MB, rare and cheap.
         cap = max(ref + 1, self._cap + self._cap // 8, _MIN_CAPACITY)
         extra = cap - self._cap
-        for sym, col in self._cols.items():
-            self._cols[sym] = np.concatenate([col, np.zeros(extra, dtype=np.int32)])
+        for sym, col in list(self._cols.items()):
+            self._set_col(sym, np.concatenate([col, np.zeros(extra, dtype=np.int32)]))
         self._alive = np.concatenate([self._alive, np.zeros(extra, dtype=bool)])
-        self._next = np.concatenate([self._next, np.full(extra, -1, dtype=np.int32)])
+        self._nlabels_np = np.concatenate([self._nlabels_np, np.zeros(extra, dtype=np.uint8)])
+        self._nlabels = self._nlabels_np.data
         self._cap = cap
 
-    def _insert(self, ref: int, pairs: Sequence[tuple[int, int]], rest: bytes) -> None:
+    def _insert(self, ref: int, key: list[int], h: int) -> None:
         if ref >= self._cap:
             self._grow(ref)
         elif self._alive[ref]:
             raise ValueError(f"ref {ref} is already in use")
-        cols = self._cols
-        for name, value in pairs:
-            col = cols.get(name)
+        views = self._views
+        live = self._name_live
+        for i in range(0, len(key), 2):
+            name = key[i]
+            col = views.get(name)
             if col is None:
-                col = cols[name] = np.zeros(self._cap, dtype=np.int32)
+                self._set_col(name, np.zeros(self._cap, dtype=np.int32))
+                col = views[name]
                 self._order.append((self._strs[name], name))
                 self._order.sort()
-            col[ref] = value
-            self._name_live[name] = self._name_live.get(name, 0) + 1
+            col[ref] = key[i + 1]
+            live[name] = live.get(name, 0) + 1
+        self._nlabels[ref] = min(len(key) >> 1, _MAX_COUNT)
         self._alive[ref] = True
         self._n = max(self._n, ref + 1)
-        self._link(ref, rest)
+        self._refs.insert(ref, h)
         self._count += 1
         self._touch()
 
@@ -219,7 +245,7 @@ class SeriesIndex:
         if not gone:
             return
         for ref in gone:
-            self._unlink(ref)
+            self._refs.remove(ref)
         idx = np.asarray(gone, dtype=np.int64)
         for sym, col in self._cols.items():
             self._name_live[sym] -= int(np.count_nonzero(col[idx]))
@@ -235,7 +261,7 @@ class SeriesIndex:
 
         Under churn (short-lived series with unique values) the symbol table
         would otherwise only grow. Renumbering rewrites the columns and every
-        key, so it runs only when at least half of the table is dead.
+        series' hash, so it runs only when at least half of the table is dead.
         """
         n = self._n
         alive = self._alive[:n]
@@ -250,17 +276,16 @@ class SeriesIndex:
         new_of = np.cumsum(used, dtype=np.int64) - 1
         self._strs = [s for s, u in zip(self._strs, used.tolist(), strict=True) if u]
         self._sym = {s: i for i, s in enumerate(self._strs)}
-        self._cols = {
-            int(new_of[sym]): new_of[col].astype(np.int32)
-            for sym, col in self._cols.items()
-            if self._name_live[sym] > 0
-        }
+        old = self._cols
+        self._cols, self._views = {}, {}
+        for sym, col in old.items():
+            if self._name_live[sym] > 0:
+                self._set_col(int(new_of[sym]), new_of[col].astype(np.int32))
         self._name_live = {int(new_of[sym]): c for sym, c in self._name_live.items() if c > 0}
         self._order = sorted((self._strs[sym], sym) for sym in self._cols)
-        self._by_rest = {}
-        self._next[:] = -1
-        for r in np.flatnonzero(alive).tolist():
-            self._link(r, self._rest_of_ref(r))
+        live = np.flatnonzero(alive).astype(np.int64)
+        hashes = [_key_hash(k) & HASH_MASK for k in self._keys_of(live)]
+        self._refs.reset(live, np.array(hashes, dtype=np.uint32))
 
     def _touch(self) -> None:
         self.generation += 1
