@@ -96,3 +96,36 @@ def test_take_dirty_lists_what_changed(clock: FakeClock) -> None:
     feed(d, clock, "-", target="a")  # down
     feed(d, clock, "+", target="b", labels={"zone": "b", "new": "label"})
     assert sorted(s.target_id for s in d.take_dirty()) == ["a", "b"]
+
+
+def test_take_dirty_lists_each_target_once_and_never_a_forgotten_one(clock: FakeClock) -> None:
+    d = Detector(config(), clock)
+    feed(d, clock, "+", target="a")
+    feed(d, clock, "+", target="b")
+    feed(d, clock, "+", target="a", labels={"zone": "a", "new": "label"})  # new, then relabelled
+    assert d.forget("b")
+    assert [s.target_id for s in d.take_dirty()] == ["a"]
+    feed(d, clock, "+", target="b")  # back, as a new target
+    assert [s.target_id for s in d.take_dirty()] == ["b"]
+
+
+def test_restore_over_a_queued_target_keeps_it_queued(clock: FakeClock) -> None:
+    d = Detector(config(), clock)
+    feed(d, clock, "+---", target="a")
+    saved = d.export().targets
+    d.restore(saved)
+    assert [s.target_id for s in d.take_dirty()] == ["a"]
+    d.restore(saved)
+    assert d.take_dirty() == []
+
+
+def test_reconfigure_to_a_shorter_history_trims_it(clock: FakeClock) -> None:
+    long = config(confirm=[{"default": True, "down_after": {"failures": 30, "of": 30}}])
+    d = Detector(long, clock)
+    feed(d, clock, "+" * 32)
+    status = d.get("z1")
+    assert status is not None
+    assert status.detail["count"] == 30
+    d.reconfigure(config())  # the flap window's 21 results are the longest need now
+    assert status.detail["count"] == 21
+    assert (status.state, status.detail["base"], status.flapping) == ("up", "up", False)
