@@ -153,21 +153,34 @@ async def _wait_port(port: int) -> None:
     raise RuntimeError("simulator did not start")
 
 
-# Which stage a traced allocation belongs to, by the file that made it.
+# Which stage a traced allocation belongs to: the innermost frame in one of
+# these, skipping shared helpers (a source's label tuples are built by
+# detect/labels.py, but held for the source).
 STAGES = (
     ("source", "/tocsin/sources/"),
     ("detector", "/tocsin/detect/"),
     ("writer", "/tocsin/runtime/target_series.py"),
     ("tsdb", "/tocsin/tsdb/"),
 )
+SHARED_HELPERS = ("/tocsin/detect/labels.py",)
+TRACE_FRAMES = 4
+
+
+def _stage_of(traceback: tracemalloc.Traceback) -> str:
+    for frame in reversed(traceback):  # most recent call first
+        path = frame.filename.replace(os.sep, "/")
+        if any(part in path for part in SHARED_HELPERS):
+            continue
+        for name, part in STAGES:
+            if part in path:
+                return name
+    return "other"
 
 
 def _by_stage(snapshot: tracemalloc.Snapshot) -> dict[str, int]:
     held = dict.fromkeys([name for name, _ in STAGES] + ["other"], 0)
-    for stat in snapshot.statistics("filename"):
-        path = stat.traceback[0].filename.replace(os.sep, "/")
-        stage = next((name for name, part in STAGES if part in path), "other")
-        held[stage] += stat.size
+    for stat in snapshot.statistics("traceback"):
+        held[_stage_of(stat.traceback)] += stat.size
     return held
 
 
@@ -194,7 +207,7 @@ async def bench_sweep(
         gc.collect()
         rss0 = _rss_bytes()
         if trace:
-            tracemalloc.start()
+            tracemalloc.start(TRACE_FRAMES)
         p = Pipeline(f"http://127.0.0.1:{port}", SystemClock(), keep_changes=False)
         if tuned:
             tune_gc()
