@@ -11,7 +11,7 @@ on in this form without ever building a dict.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Mapping, Sequence
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 #: Labels of one target in one object, so a reader in another thread never
 #: sees the names of one version with the values of another.
@@ -107,7 +107,9 @@ class TupleMap(Mapping[str, V]):
     __slots__ = ("tuple",)
 
     def __init__(self, pairs: LabelTuple) -> None:
-        self.tuple = pairs
+        # Typed loosely on purpose: the methods below run for every target of
+        # every sweep, and `cast` is a function call.
+        self.tuple: tuple[Any, ...] = pairs
 
     @classmethod
     def of(cls, mapping: Mapping[str, V]) -> TupleMap[V]:
@@ -115,32 +117,33 @@ class TupleMap(Mapping[str, V]):
 
     @property
     def names(self) -> tuple[str, ...]:
-        return cast(tuple[str, ...], self.tuple[0])
+        return self.tuple[0]
 
     def __getitem__(self, key: str) -> V:
         t = self.tuple
         try:
-            return cast(V, t[cast(tuple[str, ...], t[0]).index(key) + 1])
+            return t[t[0].index(key) + 1]
         except ValueError:
             raise KeyError(key) from None
 
     def __contains__(self, key: object) -> bool:
-        return key in cast(tuple[str, ...], self.tuple[0])
+        return key in self.tuple[0]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(cast(tuple[str, ...], self.tuple[0]))
+        return iter(self.tuple[0])
 
     def __len__(self) -> int:
         return len(self.tuple) - 1
 
-    # The detector compares `tuple(labels.values())` for every observation of
-    # every sweep: a tuple slice is much cheaper than a view that looks each
-    # key up again.
+    # The detector compares `tuple(labels.values())` and the series writer
+    # reads `fields.items()` for every target of every sweep: a tuple is much
+    # cheaper than a view that looks each key up again.
     def values(self) -> tuple[V, ...]:  # type: ignore[override]
-        return cast(tuple[V, ...], self.tuple[1:])
+        return self.tuple[1:]
 
     def items(self) -> tuple[tuple[str, V], ...]:  # type: ignore[override]
-        return tuple(zip(cast(tuple[str, ...], self.tuple[0]), self.values(), strict=True))
+        t = self.tuple
+        return tuple(zip(t[0], t[1:]))  # noqa: B905 -- one name per value by construction
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, TupleMap) and self.tuple == other.tuple:
