@@ -6,6 +6,9 @@ detector and the target-series writer (into an in-memory tsdb) sweep 10,000
 and 100,000 zones. Prints wall and CPU seconds per sweep, API calls per
 sweep, and RSS growth per zone. Each configuration (zones, gc settings) runs
 in a fresh process, so its RSS growth cannot reuse memory an earlier one freed.
+With `--trace`, the same sweeps run under tracemalloc instead (slower; its
+CPU figures are not comparable) and print the bytes per zone still held
+after them, by stage (the module that allocated them).
 
 Part 2, `quality` (virtual time): the simulator runs in-process on a
 FakeClock with a scenario of outages (blips and real ones), venue outages,
@@ -15,7 +18,7 @@ against the simulator's ground truth: detection latency (outage start ->
 confirmed down) p50/p99, missed outages, false downs, blips paged.
 
     .venv/bin/python bench/fleet_pipeline.py [sweep|quality|all] [--zones 10000,100000]
-        [--gc both|default|tuned]
+        [--gc both|default|tuned] [--trace]
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections import defaultdict
 from typing import Any
 
@@ -149,7 +153,40 @@ async def _wait_port(port: int) -> None:
     raise RuntimeError("simulator did not start")
 
 
-async def bench_sweep(zones: int, sweeps: int, *, tuned: bool) -> dict[str, float]:
+# Which stage a traced allocation belongs to: the innermost frame in one of
+# these, skipping shared helpers (a source's label tuples are built by
+# detect/labels.py, but held for the source).
+STAGES = (
+    ("source", "/tocsin/sources/"),
+    ("detector", "/tocsin/detect/"),
+    ("writer", "/tocsin/runtime/target_series.py"),
+    ("tsdb", "/tocsin/tsdb/"),
+)
+SHARED_HELPERS = ("/tocsin/detect/labels.py",)
+TRACE_FRAMES = 4
+
+
+def _stage_of(traceback: tracemalloc.Traceback) -> str:
+    for frame in reversed(traceback):  # most recent call first
+        path = frame.filename.replace(os.sep, "/")
+        if any(part in path for part in SHARED_HELPERS):
+            continue
+        for name, part in STAGES:
+            if part in path:
+                return name
+    return "other"
+
+
+def _by_stage(snapshot: tracemalloc.Snapshot) -> dict[str, int]:
+    held = dict.fromkeys([name for name, _ in STAGES] + ["other"], 0)
+    for stat in snapshot.statistics("traceback"):
+        held[_stage_of(stat.traceback)] += stat.size
+    return held
+
+
+async def bench_sweep(
+    zones: int, sweeps: int, *, tuned: bool, trace: bool = False
+) -> dict[str, float]:
     port = _free_port()
     sim = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -169,6 +206,8 @@ async def bench_sweep(zones: int, sweeps: int, *, tuned: bool) -> dict[str, floa
         await _wait_port(port)
         gc.collect()
         rss0 = _rss_bytes()
+        if trace:
+            tracemalloc.start(TRACE_FRAMES)
         p = Pipeline(f"http://127.0.0.1:{port}", SystemClock(), keep_changes=False)
         if tuned:
             tune_gc()
@@ -183,6 +222,11 @@ async def bench_sweep(zones: int, sweeps: int, *, tuned: bool) -> dict[str, floa
         del rnd  # `tocsin run` keeps no round past its sink
         gc.collect()
         rss = _rss_bytes() - rss0
+        traced: dict[str, float] = {}
+        if trace:
+            held = _by_stage(tracemalloc.take_snapshot())
+            tracemalloc.stop()
+            traced = {f"traced_{k}": v / zones for k, v in held.items()}
         await p.close()
         return {
             "zones": zones,
@@ -194,6 +238,7 @@ async def bench_sweep(zones: int, sweeps: int, *, tuned: bool) -> dict[str, floa
             "calls": calls[-1],
             "rss_per_zone": rss / zones,
             "core_share_60s": min(cpus[1:]) / INTERVAL,
+            **traced,
         }
     finally:
         sim.send_signal(signal.SIGINT)
@@ -342,7 +387,7 @@ def score(
     }
 
 
-def _sweep_in_child(zones: int, sweeps: int, tuned: bool) -> dict[str, Any]:
+def _sweep_in_child(zones: int, sweeps: int, tuned: bool, trace: bool) -> dict[str, Any]:
     """`bench_sweep` in a fresh process: RSS growth must not reuse memory an
     earlier configuration freed."""
     out = subprocess.run(
@@ -357,6 +402,7 @@ def _sweep_in_child(zones: int, sweeps: int, tuned: bool) -> dict[str, Any]:
             str(sweeps),
             "--gc",
             "tuned" if tuned else "default",
+            *(["--trace"] if trace else []),
         ],
         check=True,
         capture_output=True,
@@ -375,10 +421,13 @@ async def main() -> None:
     ap.add_argument("--hours", type=float, default=2.0)
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--gc", choices=["both", "default", "tuned"], default="both")
+    ap.add_argument("--trace", action="store_true", help="bytes held per zone by stage")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:  # one configuration, in a process of its own
-        r = await bench_sweep(int(args.zones), args.sweeps, tuned=args.gc == "tuned")
+        r = await bench_sweep(
+            int(args.zones), args.sweeps, tuned=args.gc == "tuned", trace=args.trace
+        )
         print(json.dumps(r))
         return
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus")
@@ -391,13 +440,20 @@ async def main() -> None:
         print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         gcs = {"both": (False, True), "default": (False,), "tuned": (True,)}[args.gc]
         for z, tuned in ((int(x), t) for x in args.zones.split(",") for t in gcs):
-            r = _sweep_in_child(z, args.sweeps, tuned)
+            r = _sweep_in_child(z, args.sweeps, tuned, args.trace)
             print(
                 f"| {z:,} | {'yes' if tuned else 'no'} | {r['cold_wall']:.2f} "
                 f"| {r['cold_cpu']:.2f} | {r['warm_wall']:.2f} "
                 f"| {r['warm_cpu']:.2f} | {r['calls']:.0f} | {r['core_share_60s']:.3f} "
                 f"| {r['rss_per_zone']:.0f} B |"
             )
+            if args.trace:
+                stages = ", ".join(
+                    f"{k[len('traced_') :]} {v:,.0f} B"
+                    for k, v in r.items()
+                    if k.startswith("traced_")
+                )
+                print(f"\ntraced bytes per zone held after the sweeps: {stages}\n")
     if args.part in ("quality", "all"):
         print(
             f"\n## quality ({args.quality_zones:,} zones, {args.hours:g} h virtual, "

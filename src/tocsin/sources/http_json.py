@@ -183,7 +183,7 @@ class HttpJsonSource(BaseSource):
             )
             if err is not None:
                 raise err
-            page = self._parse(resp, what)
+            page = self._parse(resp, what, cached[1] if cached is not None else None)
             etag = resp.headers.get("ETag")
             if etag:
                 self._etags.put(url, etag, page)
@@ -193,7 +193,7 @@ class HttpJsonSource(BaseSource):
 
         return await self._retrier().run(what, attempt)
 
-    def _parse(self, resp: HttpResponse, what: str) -> _Page:
+    def _parse(self, resp: HttpResponse, what: str, old: _Page | None = None) -> _Page:
         try:
             doc = orjson.loads(resp.body)
         except orjson.JSONDecodeError as exc:
@@ -215,7 +215,15 @@ class HttpJsonSource(BaseSource):
             )
         at = self._clock.now()
         mapper = self._mapper.map
-        observations = [mapper(item, at) for item in items]
+        if old is not None and old.observations:
+            # Same URL, new version: items mostly keep their place on the page.
+            before = old.observations
+            n = len(before)
+            observations = [
+                mapper(item, at, like=before[i] if i < n else None) for i, item in enumerate(items)
+            ]
+        else:
+            observations = [mapper(item, at) for item in items]
         cursor = self._next_cursor(doc) if self._next_cursor else None
         if cursor is not None and not isinstance(cursor, str | int):
             raise SourceError(f"{what}: next_cursor gave {cursor!r}", retryable=False)

@@ -2,15 +2,20 @@
 
 Expressions are compiled once (see jpath). An item that cannot be mapped
 becomes an Observation with up=None and the reason: unknown, never down.
+
+The ETag cache keeps every mapped observation of a fleet between sweeps, so
+the mapper builds them compact from the start: labels and fields are
+`TupleMap`s over shared name tuples (never a dict per item), label values
+and numbers that repeat across items are shared, and so are whole field maps.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from tocsin.detect.labels import LabelInterner, LabelMap, SharedValues, TupleMap
 from tocsin.sources.config import MappingConfig
 from tocsin.sources.jpath import Getter, compile_expression
 from tocsin.sources.types import Observation
@@ -46,7 +51,10 @@ class ItemMapper:
             for name, expr in cfg.labels.items()
             if name not in static_labels
         ]
-        self._static = dict(static_labels)
+        self._interner = LabelInterner()
+        self._static_values = list(static_labels.values())
+        self._names = (*static_labels, *(name for name, _ in self._labels))
+        self._static = self._interner.labels(tuple(static_labels), self._static_values)
         self._latency = (
             compile_expression(cfg.latency_seconds) if cfg.latency_seconds is not None else None
         )
@@ -54,6 +62,10 @@ class ItemMapper:
         self._fields: list[tuple[str, Getter]] = [
             (name, compile_expression(expr)) for name, expr in cfg.fields.items()
         ]
+        self._field_names = tuple(cfg.fields)
+        self._field_maps: SharedValues[tuple[object, ...], TupleMap[float]] = SharedValues()
+        self._numbers: SharedValues[float, float] = SharedValues()
+        self._no_fields: TupleMap[float] = TupleMap(((),))
         self._last_seen = compile_expression(cfg.last_seen) if cfg.last_seen else None
 
     def newest_seen(self, items: list[Any]) -> float | None:
@@ -95,8 +107,20 @@ class ItemMapper:
             return str(raw)
         return None
 
-    def map(self, item: Any, at: float, *, force_id: str | None = None) -> Observation:
+    def map(
+        self,
+        item: Any,
+        at: float,
+        *,
+        force_id: str | None = None,
+        like: Observation | None = None,
+    ) -> Observation:
+        """`like`: this item's observation from the page's previous version.
+        Its id string and labels are reused when equal, so a page that changed
+        does not leave the detector holding copies of what the cache now has."""
         tid = force_id if force_id is not None else self.target_id(item)
+        if like is not None and like.target_id == tid:
+            tid = like.target_id
         if tid is None:
             return Observation(
                 UNIDENTIFIED,
@@ -110,7 +134,7 @@ class ItemMapper:
                 tid, None, at, self._static, error=f"item is {type(item).__name__}, not an object"
             )
         try:
-            labels = self._labels_of(item)
+            labels = self._labels_of(item, like.labels if like is not None else None)
         except Exception as exc:
             return Observation(tid, None, at, self._static, error=f"cannot map item: {exc}")
         try:
@@ -119,23 +143,46 @@ class ItemMapper:
             # Keep the labels: an unknown target should not lose its identity.
             return Observation(tid, None, at, labels, error=f"cannot map item: {exc}")
 
-    def _labels_of(self, item: dict[str, Any]) -> dict[str, str]:
-        labels = dict(self._static)
+    def _labels_of(self, item: dict[str, Any], old: object = None) -> LabelMap:
+        values: list[Any] = self._static_values.copy()
         for name, get in self._labels:
             value = get(item)
-            if value is None:
-                continue
-            if isinstance(value, str):
-                labels[name] = sys.intern(value)
-            elif isinstance(value, int | float | bool):
-                labels[name] = str(value).lower() if isinstance(value, bool) else str(value)
+            if value is None or type(value) is str:
+                pass
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            elif isinstance(value, int | float):
+                value = str(value)
             else:
                 raise MappingError(f"label {name} is {type(value).__name__}, not a scalar")
-        return labels
+            values.append(value)
+        names = self._names
+        if None in values:  # a missing label is left out, not set to ""
+            names = tuple(n for n, v in zip(names, values, strict=True) if v is not None)
+            values = [v for v in values if v is not None]
+        labels = self._interner.intern_values(names, values)
+        if type(old) is LabelMap and old.tuple == labels:
+            return old
+        return LabelMap(labels)
 
-    def _map(
-        self, tid: str, item: dict[str, Any], at: float, labels: dict[str, str]
-    ) -> Observation:
+    def _fields_of(self, item: dict[str, Any]) -> TupleMap[float]:
+        if not self._fields:
+            return self._no_fields
+        share = self._numbers.share
+        values: list[Any] = []
+        for name, get in self._fields:
+            value = _number(get(item), f"field {name}")
+            values.append(share(value) if value is not None else None)
+        names = self._field_names
+        if None in values:
+            names = tuple(n for n, v in zip(names, values, strict=True) if v is not None)
+            values = [v for v in values if v is not None]
+        # Many targets report the same numbers: one map serves all of them.
+        key = (names, *values)
+        shared = self._field_maps.get(key)
+        return self._field_maps.add(key, TupleMap(key)) if shared is None else shared
+
+    def _map(self, tid: str, item: dict[str, Any], at: float, labels: LabelMap) -> Observation:
         up = self._up(item)
         if self._unknown_if is not None and _truthy(self._unknown_if(item)):
             return Observation(
@@ -146,13 +193,8 @@ class ItemMapper:
         latency = None
         if self._latency is not None:
             raw = _number(self._latency(item), "latency_seconds")
-            latency = raw * self._scale if raw is not None else None
-        fields: dict[str, float] = {}
-        for name, get in self._fields:
-            value = _number(get(item), f"field {name}")
-            if value is not None:
-                fields[name] = value
-        return Observation(tid, up, at, labels, latency, fields)
+            latency = self._numbers.share(raw * self._scale) if raw is not None else None
+        return Observation(tid, up, at, labels, latency, self._fields_of(item))
 
 
 def _iso_seconds(text: str) -> float | None:
