@@ -30,7 +30,7 @@ from tocsin.clock import Clock
 from tocsin.detect.config import ConfirmRule, DetectionConfig, ScheduleConfig, Selector
 from tocsin.detect.events import SourceEvent, StateChange, SweepOutcome
 from tocsin.detect.flapping import FlapScorer
-from tocsin.detect.labels import LabelInterner
+from tocsin.detect.labels import LabelInterner, LabelMap
 from tocsin.detect.status import FLAPPING, SUSPECT, ConfirmSpec, SourceStatus, TargetStatus
 from tocsin.detect.types import SourceState, TargetState
 from tocsin.sources.types import Observation, SweepResult
@@ -201,10 +201,14 @@ class Detector:
             t = targets.get(o.target_id)
             if t is None:
                 t = self._new_target(o, src, now)
-            elif o.labels and (
-                tuple(o.labels.values()) != t._labels[1:] or tuple(o.labels) != t._labels[0]
+            elif (
+                # Labels from the source's interner are the very tuple the
+                # target keeps: one identity test instead of two comparisons.
+                not (type(lab := o.labels) is LabelMap and lab.tuple is t._labels)
+                and lab
+                and (tuple(lab.values()) != t._labels[1:] or tuple(lab) != t._labels[0])
             ):
-                self._relabel(t, o.labels)
+                self._relabel(t, lab)
             resolved.append(t)
             if o.up is False and t._base is UP and not t._flags & SUSPECT:
                 spec = t._rule
