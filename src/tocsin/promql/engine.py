@@ -330,6 +330,16 @@ class Engine:
         if start <= lo_edge:
             start += step_ms
         inner_times = np.arange(start, int(times.max()) + 1, step_ms, dtype=np.int64)
+        if not len(inner_times):
+            # No step multiple falls in the window (e.g. x[5m:1h]): Prometheus
+            # evaluates the inner expression at no time and answers nothing.
+            none = FlatSeries(
+                LabelTable.empty(0),
+                np.empty(0, dtype=np.int64),
+                np.empty(0, dtype=np.float64),
+                np.zeros(1, dtype=np.intp),
+            )
+            return _range_vector(none, times, range_ms, np.zeros(0, dtype=bool))
         inner_ctx = Ctx(
             ctx.q,
             inner_times,
