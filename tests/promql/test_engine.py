@@ -179,6 +179,9 @@ def test_prometheus_json_shapes() -> None:
         ("zone_up + on(venue) zone_up", "execution", "many-to-many matching not allowed"),
         ('label_replace(zone_up, "zone", "x", "zone", ".*")', "execution", "same labelset"),
         ("zone_up[5m]", "bad_data", 'invalid expression type "range vector"'),
+        # Durations past timedelta's range were an internal ValueError.
+        ("count_over_time(zone_up[1000000000y])", "bad_data", "duration out of range"),
+        ("max_over_time(zone_up[5m:1000000000y])", "bad_data", "duration out of range"),
     ],
 )
 def test_query_errors_name_the_problem(query: str, kind: str, fragment: str) -> None:
