@@ -99,6 +99,12 @@ def test_full_config_and_defaults() -> None:
             "scrape_configs[0].metric_relabel_configs[0].regex",
             "invalid regex",
         ),
+        (  # not Go syntax (Prometheus refuses it); Python's re took it
+            "scrape_configs:\n  - job_name: a\n    metric_relabel_configs:\n"
+            "      - {source_labels: [a], regex: 'a(?=b)', action: keep}\n",
+            "scrape_configs[0].metric_relabel_configs[0].regex",
+            "invalid regex",
+        ),
         (
             "scrape_configs:\n  - job_name: a\n  - job_name: a\n",
             "",

@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from tocsin.goregex import GoRegexError, compile_go_regex
+
 _DURATION = re.compile(
     r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
 )
@@ -181,9 +183,11 @@ class RelabelConfig(_Strict):
     @field_validator("regex")
     @classmethod
     def _compiles(cls, v: str) -> str:
+        # Prometheus's regexes are Go's (RE2): `[[:digit:]]` or a mid-pattern
+        # `(?i)` mean something else to Python's re, so read them as Go does.
         try:
-            re.compile(v)
-        except re.error as exc:
+            compile_go_regex(v, anchored=True, dotall=True)
+        except GoRegexError as exc:
             raise ValueError(f"invalid regex {v!r}: {exc}") from None
         return v
 
