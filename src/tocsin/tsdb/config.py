@@ -220,6 +220,19 @@ class ScrapeConfig(_Strict):
     sample_limit: int = 0
     """0 means no limit; above it the whole scrape fails, as in Prometheus."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_timeout(cls, data: Any) -> Any:
+        # As Prometheus: without its own timeout a job gets the default (10s),
+        # cut to its interval when that is shorter, rather than an error.
+        if isinstance(data, dict) and data.get("scrape_timeout") is None:
+            try:
+                interval = _duration(data.get("scrape_interval", 60.0))
+            except ValueError:
+                return data  # the field's own validation reports it
+            data = {**data, "scrape_timeout": min(10.0, interval) if interval > 0 else 10.0}
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> ScrapeConfig:
         if not self.job_name:
