@@ -132,6 +132,16 @@ async def test_query_range_with_rfc3339_and_duration_step(client: httpx.AsyncCli
         ("/api/v1/series", {"match[]": "sum(up)"}, "not a series selector"),
         ("/api/v1/labels", {"limit": "-1"}, '"limit"'),
         ("/api/v1/label/0bad/values", {}, "invalid label name"),
+        # Times outside +-2**62 ms are refused (they were a 500 from an int64 overflow).
+        ("/api/v1/query", {"query": "up", "time": "1e17"}, 'invalid parameter "time"'),
+        (
+            "/api/v1/query_range",
+            {"query": "up", "start": "1e17", "end": "1e17", "step": "1"},
+            'invalid parameter "start"',
+        ),
+        ("/api/v1/series", {"match[]": "up", "end": "1e20"}, 'invalid parameter "end"'),
+        ("/api/v1/labels", {"start": "-1e20"}, 'invalid parameter "start"'),
+        ("/api/v1/label/zone/values", {"start": "-1e20"}, 'invalid parameter "start"'),
     ],
 )
 async def test_bad_data_errors(
@@ -181,6 +191,41 @@ async def test_engine_error_kinds_map_to_status(db: TSDB, kind: str, status: int
     # The per-query timeout reaches the engine, and only ever lowers the cap.
     assert stub.seen == [("up", T, 5.0)]
     assert stub.timeout is None  # the shared engine was not mutated
+
+
+class BrokenStore:
+    """A store whose reads fail as a bug would."""
+
+    def label_names(self, *args: Any) -> list[str]:
+        raise RuntimeError("store is broken")
+
+    def label_values(self, *args: Any) -> list[str]:
+        raise RuntimeError("store is broken")
+
+    def select(self, *args: Any) -> list[Any]:
+        raise RuntimeError("store is broken")
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/v1/labels", {}),
+        ("/api/v1/label/zone/values", {}),
+        ("/api/v1/series", {"match[]": "up"}),
+    ],
+)
+async def test_unexpected_failures_keep_prometheus_error_shape(
+    path: str, params: dict[str, str]
+) -> None:
+    transport = httpx.ASGITransport(app=_app(lambda: BrokenStore(), Engine()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        r = await c.get(path, params=params)
+    assert r.status_code == 500
+    assert r.json() == {
+        "status": "error",
+        "errorType": "internal",
+        "error": "internal error: store is broken",
+    }
 
 
 async def test_series_labels_and_values(client: httpx.AsyncClient) -> None:

@@ -131,6 +131,24 @@ def test_staleness_marker_hides_series_and_lookback_expires() -> None:
     assert len(res) == 0
 
 
+def test_subquery_with_no_step_in_its_window_is_empty() -> None:
+    # Steps are aligned to multiples of 1h: none lies in (700s, 1000s].
+    store = MemStore()
+    for k in range(80):
+        store.append({"__name__": "m", "a": "1"}, 15_000 * k, 1.0)
+    eng = Engine()
+    assert eng.instant_query(store, "m[5m:1h]", 1000).to_prometheus_json()["result"] == []
+    assert eng.instant_query(store, "max_over_time(m[5m:1h])", 1000).to_prometheus_json() == {
+        "resultType": "vector",
+        "result": [],
+    }
+    ranged = eng.range_query(store, "max_over_time(m[5m:1h])", 900, 1000, 50)
+    assert ranged.to_prometheus_json()["result"] == []
+    # A window that reaches back to a step (0s) still sees it.
+    res = eng.instant_query(store, "max_over_time(m[20m:1h])", 1000)
+    assert res.to_prometheus_json()["result"] == [{"metric": {"a": "1"}, "value": [1000, "1"]}]
+
+
 def test_prometheus_json_shapes() -> None:
     store, _, _ = fleet(5)
     eng = Engine()
@@ -161,6 +179,9 @@ def test_prometheus_json_shapes() -> None:
         ("zone_up + on(venue) zone_up", "execution", "many-to-many matching not allowed"),
         ('label_replace(zone_up, "zone", "x", "zone", ".*")', "execution", "same labelset"),
         ("zone_up[5m]", "bad_data", 'invalid expression type "range vector"'),
+        # Durations past timedelta's range were an internal ValueError.
+        ("count_over_time(zone_up[1000000000y])", "bad_data", "duration out of range"),
+        ("max_over_time(zone_up[5m:1000000000y])", "bad_data", "duration out of range"),
     ],
 )
 def test_query_errors_name_the_problem(query: str, kind: str, fragment: str) -> None:

@@ -91,6 +91,13 @@ def test_cli_exit_codes_and_run_flag() -> None:
     ok = runner.invoke(app, ["test", "rules", "--run", "correct", path])
     assert ok.exit_code == 0, ok.output
     assert "SUCCESS" in ok.output
+    # --run is a Go regex: a POSIX class selects the same group.
+    ok = runner.invoke(app, ["test", "rules", "--run", "c[[:alpha:]]rrect", path])
+    assert ok.exit_code == 0, ok.output
+    assert "SUCCESS" in ok.output
+    bad = runner.invoke(app, ["test", "rules", "--run", "(", path])
+    assert bad.exit_code == 2
+    assert "--run" in bad.output
 
 
 @pytest.mark.parametrize(

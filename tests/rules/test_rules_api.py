@@ -89,6 +89,20 @@ async def test_rules_endpoint_lists_groups_rules_and_alerts() -> None:
         assert bad.status_code == 400
         assert bad.json()["errorType"] == "bad_data"
 
+        # match[] selects rules by their labels (Prometheus 3); none matching: no group.
+        async def matched(*selectors: str) -> list[str]:
+            got = await client.get("/api/v1/rules", params=[("match[]", s) for s in selectors])
+            assert got.status_code == 200, got.text
+            return [r["name"] for g in got.json()["data"]["groups"] for r in g["rules"]]
+
+        assert await matched('{severity="page"}') == ["ZoneDown"]
+        assert await matched('{severity="ticket"}', '{severity=~"p.*"}') == ["ZoneDown"]
+        assert await matched('{severity="ticket"}') == []
+        for selector in ("up(", '{severity=""}'):
+            bad = await client.get("/api/v1/rules", params={"match[]": selector})
+            assert bad.status_code == 400
+            assert bad.json()["errorType"] == "bad_data"
+
         alerts = (await client.get("/api/v1/alerts")).json()
         assert [a["labels"]["zone"] for a in alerts["data"]["alerts"]] == ["z1"]
 

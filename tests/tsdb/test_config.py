@@ -67,6 +67,21 @@ def test_full_config_and_defaults() -> None:
 
 
 @pytest.mark.parametrize(
+    ("interval", "timeout", "expected"),
+    [("5s", None, 5.0), ("1m", None, 10.0), ("5s", "2s", 2.0), ("20s", "15s", 15.0)],
+)
+def test_scrape_timeout_defaults_to_at_most_the_interval(
+    interval: str, timeout: str | None, expected: float
+) -> None:
+    # Prometheus cuts the default timeout to a shorter interval instead of failing.
+    job: dict[str, object] = {"job_name": "a", "scrape_interval": interval}
+    if timeout is not None:
+        job["scrape_timeout"] = timeout
+    cfg = TsdbConfig.model_validate({"scrape_configs": [job]})
+    assert cfg.scrape_configs[0].scrape_timeout == expected
+
+
+@pytest.mark.parametrize(
     ("patch", "field", "message"),
     [
         ("storage:\n  retention: 1x\n", "storage.retention", "not a valid duration"),
@@ -96,6 +111,12 @@ def test_full_config_and_defaults() -> None:
         (
             "scrape_configs:\n  - job_name: a\n    metric_relabel_configs:\n"
             "      - {source_labels: [a], regex: '(', action: keep}\n",
+            "scrape_configs[0].metric_relabel_configs[0].regex",
+            "invalid regex",
+        ),
+        (  # not Go syntax (Prometheus refuses it); Python's re took it
+            "scrape_configs:\n  - job_name: a\n    metric_relabel_configs:\n"
+            "      - {source_labels: [a], regex: 'a(?=b)', action: keep}\n",
             "scrape_configs[0].metric_relabel_configs[0].regex",
             "invalid regex",
         ),

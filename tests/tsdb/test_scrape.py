@@ -277,6 +277,20 @@ def test_merge_labels(scraped: dict[str, str], honor: bool, expected: dict[str, 
             {"source_labels": ["venue"], "target_label": "t", "replacement": "$$1-$1x-$1"},
             {"venue": "v1", "t": "$1--v1"},
         ),
+        # Go (RE2) syntax, which Python's re reads differently.
+        (
+            {"source_labels": ["venue"], "regex": "v([[:digit:]]+)", "target_label": "n"},
+            {"venue": "v1", "n": "1"},
+        ),
+        (
+            {
+                "source_labels": ["venue"],
+                "regex": "x|(?i)V1",
+                "target_label": "t",
+                "replacement": "y",
+            },
+            {"venue": "v1", "t": "y"},
+        ),
     ],
 )
 def test_relabel_actions(cfg: dict[str, object], expected: dict[str, str]) -> None:

@@ -47,7 +47,9 @@ STATUS_FOR_KIND = {
 }
 MAX_POINTS = 11_000
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
-# Prometheus's "min/max time" stand-ins for an open-ended series/labels query.
+# Prometheus's "min/max time" stand-ins for an open-ended series/labels query,
+# and the bounds of a time parameter: in milliseconds they leave int64 (numpy,
+# SQLite) room for offsets and windows, where a wider time overflowed into a 500.
 MIN_TIME = -(2**62) // 1000
 MAX_TIME = 2**62 // 1000
 
@@ -88,21 +90,25 @@ def parse_time(name: str, text: str | None) -> float:
         raise ApiError(
             "bad_data", f'invalid parameter "{name}": cannot parse "" to a valid timestamp'
         )
+    t = _unix_seconds(text)
+    if t is not None and MIN_TIME <= t <= MAX_TIME:
+        return t
+    raise ApiError(
+        "bad_data", f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp'
+    )
+
+
+def _unix_seconds(text: str) -> float | None:
     try:
         t = float(text)
-        if math.isfinite(t):
-            return t
+        return t if math.isfinite(t) else None
     except ValueError:
         pass
     try:
         dt = datetime.fromisoformat(text.replace("z", "Z"))
-        if dt.tzinfo is not None:
-            return dt.timestamp()
     except ValueError:
-        pass
-    raise ApiError(
-        "bad_data", f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp'
-    )
+        return None
+    return dt.timestamp() if dt.tzinfo is not None else None
 
 
 def parse_duration_param(name: str, text: str | None) -> float:
@@ -259,6 +265,9 @@ def make_router(
                 return await fn(request)
             except ApiError as exc:
                 return error(exc.kind, str(exc))
+            except Exception as exc:  # Prometheus's error shape even for a bug
+                log.exception("%s failed", request.url.path)
+                return error("internal", f"internal error: {exc}")
 
         endpoint.__name__ = fn.__name__
         endpoint.__doc__ = fn.__doc__

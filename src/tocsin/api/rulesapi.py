@@ -15,10 +15,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tocsin.api.promapi import error, success
+from tocsin.api.promapi import ApiError, error, parse_series_selector, success
 from tocsin.rules.alerting import ActiveAlert, AlertingRule
 from tocsin.rules.group import Group, Rule
 from tocsin.rules.manager import RuleManager
+from tocsin.tsdb.types import LabelMatcher
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -101,6 +102,11 @@ def group_json(g: Group, rules: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _labels_match(matchers: list[LabelMatcher], labels: dict[str, str]) -> bool:
+    """Prometheus's `match[]` on rules: every matcher holds for the rule's labels."""
+    return all(m.matches(labels.get(m.name, "")) for m in matchers)
+
+
 ManagerSource = RuleManager | Callable[[], RuleManager | None]
 
 
@@ -125,6 +131,10 @@ def make_rules_router(manager: ManagerSource) -> APIRouter:
         names = set(q.getlist("rule_name[]"))
         group_names = set(q.getlist("rule_group[]"))
         files = set(q.getlist("file[]"))
+        try:
+            sets = [parse_series_selector(text) for text in q.getlist("match[]")]
+        except ApiError as exc:
+            return error(exc.kind, str(exc))
         out = []
         m = current()
         for g in m.groups if m else []:
@@ -139,8 +149,10 @@ def make_rules_router(manager: ManagerSource) -> APIRouter:
                     continue
                 if names and r.name not in names:
                     continue
+                if sets and not any(_labels_match(ms, r.labels) for ms in sets):
+                    continue
                 items.append(rule_json(r, exclude))
-            if (kind or names) and not items:
+            if (kind or names or sets) and not items:
                 continue
             out.append(group_json(g, items))
         return success({"groups": out})

@@ -50,11 +50,13 @@ def rules(
     debug: bool = typer.Option(False, "--debug", help="Print debug output and a data dump."),
 ) -> None:
     """Run rule unit tests in `promtool test rules` format."""
-    import re
-
+    from tocsin.goregex import GoRegexError, compile_go_regex
     from tocsin.rules.ruletest import Options, run_files
 
-    pattern = re.compile("|".join(run)) if run else None
+    try:  # promtool's --run is a Go regex; the alternatives joined as it does
+        pattern = compile_go_regex("|".join(run)) if run else None
+    except GoRegexError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--run") from None
     opts = Options(run=pattern, ignore_unknown_fields=ignore_unknown_fields, debug=debug)
     raise typer.Exit(run_files([str(f) for f in files], opts))
 

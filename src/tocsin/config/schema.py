@@ -71,6 +71,23 @@ class GlobalConfig(_Strict):
     )
 
 
+class QueryConfig(_Strict):
+    """Limits of PromQL queries (Prometheus's --query.* flags), for the API and rules."""
+
+    timeout: Duration = Field(
+        default=120.0,
+        gt=0,
+        description="Longest a query (API request or rule evaluation) may run; a request's "
+        "`timeout` parameter can only lower it.",
+    )
+    max_samples: int = Field(
+        default=50_000_000, gt=0, description="Most samples one query may load before it fails."
+    )
+    lookback_delta: Duration = Field(
+        default=300.0, gt=0, description="How far an instant selector looks back for a sample."
+    )
+
+
 class TocsinConfig(_Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -88,6 +105,9 @@ class TocsinConfig(_Strict):
     sources: list[SourceConfig] = Field(default_factory=list)
     detection: DetectionConfig = DetectionConfig()
     simulator: SimulatorSection = Field(default_factory=SimulatorSection)
+    query: QueryConfig = Field(
+        default_factory=QueryConfig, description="PromQL query limits: see docs/query-api.md."
+    )
     storage: StorageConfig = Field(
         default_factory=StorageConfig, description="Time-series storage: see docs/tsdb.md."
     )

@@ -93,6 +93,20 @@ def ms(td: Any) -> int:
     return round(td.total_seconds() * 1000)
 
 
+def duration_ms(node: Any, field: str) -> int | None:
+    """A node's duration field (`range`, `step`, `offset`) in milliseconds, or None.
+
+    The parser hands durations over as timedelta, which stops at 999,999,999
+    days: reading a longer one raises, which must be the user's bad_data (as
+    Prometheus's "duration out of range"), not an internal error.
+    """
+    try:
+        td = getattr(node, field)
+    except (ValueError, OverflowError) as e:
+        raise QueryError(f"duration out of range: {e}", kind="bad_data") from e
+    return None if td is None else ms(td)
+
+
 @dataclass
 class Ctx:
     """Where and how one (sub)expression is evaluated."""
@@ -271,11 +285,12 @@ class Engine:
                     if isinstance(e, KeyboardInterrupt | SystemExit):
                         raise
                     raise UnsupportedFeature(
-                        "the @ modifier with a timestamp before 1970 is not supported"
+                        "the @ modifier with a timestamp before 1970 or after 9999 is not supported"
                     ) from e
             times = np.full(ctx.steps, at_ms, dtype=np.int64)
-        if node.offset is not None:
-            times = times - ms(node.offset)
+        offset = duration_ms(node, "offset")
+        if offset is not None:
+            times = times - offset
         return times
 
     def matchers(self, node: Any) -> list[LabelMatcher]:
@@ -312,7 +327,7 @@ class Engine:
     def eval_matrix(self, node: Any, ctx: Ctx) -> RangeVector:
         vs = node.vector_selector
         times = self.selector_times(vs, ctx)
-        range_ms = ms(node.range)
+        range_ms = duration_ms(node, "range") or 0
         flat = select_flat(
             ctx.q, self.matchers(vs), int(times.min()) - range_ms + 1, int(times.max())
         )
@@ -321,8 +336,9 @@ class Engine:
 
     def eval_subquery(self, node: Any, ctx: Ctx) -> RangeVector:
         times = self.selector_times(node, ctx)
-        range_ms = ms(node.range)
-        step_ms = ms(node.step) if node.step is not None else self.subquery_step_ms
+        range_ms = duration_ms(node, "range") or 0
+        step = duration_ms(node, "step")
+        step_ms = self.subquery_step_ms if step is None else step
         if step_ms <= 0:
             raise QueryError("subquery step must be positive", kind="bad_data")
         lo_edge = int(times.min()) - range_ms
@@ -330,6 +346,16 @@ class Engine:
         if start <= lo_edge:
             start += step_ms
         inner_times = np.arange(start, int(times.max()) + 1, step_ms, dtype=np.int64)
+        if not len(inner_times):
+            # No step multiple falls in the window (e.g. x[5m:1h]): Prometheus
+            # evaluates the inner expression at no time and answers nothing.
+            none = FlatSeries(
+                LabelTable.empty(0),
+                np.empty(0, dtype=np.int64),
+                np.empty(0, dtype=np.float64),
+                np.zeros(1, dtype=np.intp),
+            )
+            return _range_vector(none, times, range_ms, np.zeros(0, dtype=bool))
         inner_ctx = Ctx(
             ctx.q,
             inner_times,

@@ -77,7 +77,13 @@ class Runtime:
         self.tsdb = TSDB(self.store.engine, self.config.storage, clock=clock)
         self.target_series = TargetSeriesWriter(self.tsdb)
         # Subqueries without a step use the rule evaluation interval, as in Prometheus.
-        self.query_engine = Engine(subquery_step=self.config.global_.evaluation_interval)
+        q = self.config.query
+        self.query_engine = Engine(
+            subquery_step=self.config.global_.evaluation_interval,
+            lookback_delta=q.lookback_delta,
+            max_samples=q.max_samples,
+            timeout=q.timeout,  # rules' queries too, as Prometheus's --query.timeout
+        )
         self.scraper = ScrapeManager(self.tsdb, clock)
         self.retrier = make_retrier(clock, self.metrics.registry)
         self.dispatcher: Dispatcher | None = None
@@ -305,7 +311,13 @@ class Runtime:
         """Routers beyond the fleet API: Prometheus query and rules APIs, Alertmanager v2."""
         assert self.dispatcher is not None, "start() first"
         return [
-            make_query_router(self.tsdb, self.query_engine, clock=self.clock),
+            make_query_router(
+                self.tsdb,
+                self.query_engine,
+                clock=self.clock,
+                timeout=self.config.query.timeout,
+                max_samples=self.config.query.max_samples,
+            ),
             make_rules_router(lambda: self.rules),
             # /api/v2/status shows the effective config with secrets masked
             # (never the file's text, which may hold them), current after reloads.

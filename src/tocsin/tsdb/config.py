@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from tocsin.goregex import GoRegexError, compile_go_regex
+
 _DURATION = re.compile(
     r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
 )
@@ -181,9 +183,11 @@ class RelabelConfig(_Strict):
     @field_validator("regex")
     @classmethod
     def _compiles(cls, v: str) -> str:
+        # Prometheus's regexes are Go's (RE2): `[[:digit:]]` or a mid-pattern
+        # `(?i)` mean something else to Python's re, so read them as Go does.
         try:
-            re.compile(v)
-        except re.error as exc:
+            compile_go_regex(v, anchored=True, dotall=True)
+        except GoRegexError as exc:
             raise ValueError(f"invalid regex {v!r}: {exc}") from None
         return v
 
@@ -215,6 +219,19 @@ class ScrapeConfig(_Strict):
     authorization: Authorization | None = None
     sample_limit: int = 0
     """0 means no limit; above it the whole scrape fails, as in Prometheus."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_timeout(cls, data: Any) -> Any:
+        # As Prometheus: without its own timeout a job gets the default (10s),
+        # cut to its interval when that is shorter, rather than an error.
+        if isinstance(data, dict) and data.get("scrape_timeout") is None:
+            try:
+                interval = _duration(data.get("scrape_interval", 60.0))
+            except ValueError:
+                return data  # the field's own validation reports it
+            data = {**data, "scrape_timeout": min(10.0, interval) if interval > 0 else 10.0}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> ScrapeConfig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from tocsin.goregex import compile_go_regex
 from tocsin.tsdb.config import RelabelConfig
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
@@ -32,7 +33,8 @@ class _Step:
 
     def __init__(self, cfg: RelabelConfig) -> None:
         self.cfg = cfg
-        self.regex = re.compile(f"(?:{cfg.regex})\\Z", re.DOTALL)
+        # Anchored and dot-all, as Prometheus's relabel regexes (^(?s:re)$).
+        self.regex = compile_go_regex(cfg.regex, anchored=True, dotall=True)
 
 
 class Relabeler:
