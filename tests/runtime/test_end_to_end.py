@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.runtime.harness import harness
+from tocsin.clock import FakeClock
 from tocsin.notify.retry import RateLimit
 
 
@@ -122,6 +123,19 @@ async def test_reload_refuses_a_broken_config_and_keeps_running(tmp_path: Path) 
         h.config_path.write_text(good.replace("interval: 30", "interval: 45"))
         assert (await h.api.post("/-/reload")).status_code == 200
         assert h.runtime.sources["fleet"].interval == 45
+
+
+async def test_reload_metrics_count_the_config_loaded_at_start(tmp_path: Path) -> None:
+    clock = FakeClock(start=1_800_000_000.0)
+    async with harness(tmp_path, clock=clock) as h:
+        text = (await h.api.get("/metrics")).text
+        assert "tocsin_config_last_reload_successful 1.0" in text
+        assert "tocsin_config_last_reload_success_timestamp_seconds 1.8e+09" in text
+        good = h.config_path.read_text()
+        h.config_path.write_text(good.replace("interval: 30", "interval: -1"))
+        assert (await h.api.post("/-/reload")).status_code == 500
+        text = (await h.api.get("/metrics")).text
+        assert "tocsin_config_last_reload_successful 0.0" in text
 
 
 async def test_heartbeat_pings_keep_a_job_up(tmp_path: Path) -> None:

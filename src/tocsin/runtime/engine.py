@@ -136,6 +136,10 @@ class Runtime:
             self._background.append(asyncio.create_task(self.tsdb.run(), name="tsdb"))
             self._background.append(asyncio.create_task(self.rules.run(), name="rules"))
             self.scraper.apply(self.config.scrape_configs)
+        # The config loaded at start counts as a successful load, as in Prometheus
+        # and Alertmanager: an alert on `..._successful == 0` must not fire at boot.
+        self.metrics.config_reload_success.set(1)
+        self.metrics.config_reload_time.set(self.clock.now())
         self._ready = True
 
     async def stop(self) -> None:
