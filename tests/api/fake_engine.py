@@ -18,6 +18,7 @@ class FakeEngine:
     health: list[SourceHealth] = field(default_factory=list)
     incidents: dict[str, str] = field(default_factory=dict)
     heartbeats: dict[str, list[float]] = field(default_factory=dict)
+    heartbeat_ok: list[bool] = field(default_factory=list)
     ready: bool = True
     reload_error: str | None = None
     t: float = 1_700_000_000.0
@@ -45,10 +46,11 @@ class FakeEngine:
     def source_incidents(self) -> Mapping[str, str]:
         return self.incidents
 
-    def heartbeat(self, target_id: str) -> bool:
+    def heartbeat(self, target_id: str, *, ok: bool = True) -> bool:
         if target_id not in self.heartbeats:
             return False
         self.heartbeats[target_id].append(self.t)
+        self.heartbeat_ok.append(ok)
         return True
 
     async def reload(self) -> ReloadOutcome:

@@ -76,6 +76,13 @@ def test_heartbeat_known_and_unknown(client: TestClient, engine: FakeEngine) -> 
     assert client.post("/api/tocsin/v1/heartbeat/ghost").status_code == 404
 
 
+def test_heartbeat_failure_ping(client: TestClient, engine: FakeEngine) -> None:
+    resp = client.post("/api/tocsin/v1/heartbeat/backup-job", params={"ok": "false"})
+    assert resp.status_code == 200
+    assert resp.json()["ok"] is False
+    assert engine.heartbeat_ok == [False]
+
+
 def test_health_ready_reload(client: TestClient, engine: FakeEngine) -> None:
     assert client.get("/-/healthy").text == "OK"
     assert client.get("/-/ready").status_code == 200

@@ -159,6 +159,34 @@ async def test_heartbeat_pings_keep_a_job_up(tmp_path: Path) -> None:
         assert (await h.state("nightly-backup"))["state"] == "down"
 
 
+async def test_a_failure_ping_marks_the_job_down_until_the_next_good_one(tmp_path: Path) -> None:
+    extra = """
+  - name: jobs
+    type: heartbeat
+    targets:
+      - {id: etl, period: 3600}
+"""
+    async with harness(tmp_path) as h:
+        text = h.config_path.read_text().replace("detection:", extra.strip("\n") + "\ndetection:")
+        h.config_path.write_text(text)
+        assert (await h.api.post("/-/reload")).status_code == 200
+        ping = "/api/tocsin/v1/heartbeat/etl"
+        assert (await h.api.post(ping)).status_code == 200
+        await h.round()
+        assert (await h.state("etl"))["state"] == "up"
+        resp = await h.api.post(ping, params={"ok": "false"})
+        assert resp.status_code == 200
+        assert resp.json()["ok"] is False
+        for _ in range(5):
+            await h.round()
+        assert (await h.state("etl"))["state"] == "down"
+        assert (await h.api.post(ping, params={"ok": "sideways"})).status_code == 422
+        assert (await h.api.post(ping)).status_code == 200
+        for _ in range(5):
+            await h.round()
+        assert (await h.state("etl"))["state"] == "up"
+
+
 async def test_target_state_is_queryable_with_promql(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         await h.round()

@@ -107,9 +107,15 @@ def list_sources(request: Request) -> dict[str, Any]:
 
 
 @router.post("/heartbeat/{target_id}")
-def heartbeat(request: Request, target_id: str) -> dict[str, Any]:
+def heartbeat(
+    request: Request,
+    target_id: str,
+    ok: Annotated[
+        bool, Query(description="false: the job reports its own failure (down until the next ok)")
+    ] = True,
+) -> dict[str, Any]:
     """A ping from a heartbeat target (a cron job, a device): it is alive now."""
     engine = _engine(request)
-    if not engine.heartbeat(target_id):
+    if not engine.heartbeat(target_id, ok=ok):
         raise HTTPException(404, f"no heartbeat target {target_id!r} is configured")
-    return {"status": "ok", "target": target_id, "at": engine.now()}
+    return {"status": "ok", "target": target_id, "ok": ok, "at": engine.now()}

@@ -354,10 +354,10 @@ class Runtime:
             if st.state is not SourceState.OK
         }
 
-    def heartbeat(self, target_id: str) -> bool:
+    def heartbeat(self, target_id: str, *, ok: bool = True) -> bool:
         now = self.clock.now()
         for source in self.sources.values():
-            if isinstance(source, HeartbeatSource) and source.ping(target_id, now):
+            if isinstance(source, HeartbeatSource) and source.ping(target_id, now, ok=ok):
                 return True
         return False
 
