@@ -19,6 +19,7 @@ class FakeEngine:
     incidents: dict[str, str] = field(default_factory=dict)
     heartbeats: dict[str, list[float]] = field(default_factory=dict)
     heartbeat_ok: list[bool] = field(default_factory=list)
+    event_queries: list[dict[str, Any]] = field(default_factory=list)
     ready: bool = True
     reload_error: str | None = None
     t: float = 1_700_000_000.0
@@ -39,6 +40,22 @@ class FakeEngine:
         return [{"at": self.t, "old": "unknown", "new": "up", "reason": "first observation"}][
             :limit
         ]
+
+    def events(
+        self,
+        *,
+        source: str | None,
+        target_id: str | None,
+        kind: str | None,
+        since: float | None,
+        before_id: int | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        self.event_queries.append(
+            {"source": source, "target_id": target_id, "kind": kind, "since": since}
+            | {"before_id": before_id, "limit": limit}
+        )
+        return []
 
     def source_health(self) -> Sequence[SourceHealth]:
         return self.health

@@ -128,3 +128,19 @@ def test_openapi_documents_fleet_endpoints(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "/api/tocsin/v1/targets" in paths
     assert "/api/tocsin/v1/targets/{target_id}" in paths
+
+
+def test_events_pass_their_filters(client: TestClient, engine: FakeEngine) -> None:
+    params = {"source": "vendor", "target": "v1-z2", "kind": "target", "since": 5, "before_id": 9}
+    resp = client.get("/api/tocsin/v1/events", params=params)
+    assert resp.json() == {"events": []}
+    assert engine.event_queries == [
+        {"source": "vendor", "target_id": "v1-z2", "kind": "target", "since": 5.0}
+        | {"before_id": 9, "limit": 100}
+    ]
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"since": "yesterday"}, {"before_id": 0}])
+def test_events_bad_parameters_are_4xx(client: TestClient, params: dict[str, object]) -> None:
+    resp = client.get("/api/tocsin/v1/events", params=params)  # type: ignore[arg-type]
+    assert resp.status_code == 422

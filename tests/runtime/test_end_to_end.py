@@ -74,6 +74,33 @@ async def test_5xx_burst_is_a_source_incident_not_target_downs(tmp_path: Path) -
         assert (await h.state(NORMAL))["state"] == "up"
 
 
+async def test_event_log_lists_source_and_target_changes(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        await h.round()
+        [NORMAL] = await h.pick("normal")
+        h.sim.add_fault(kind="api_5xx", status=503, duration=4 * 30)
+        for _ in range(6):
+            await h.round()
+        url = "/api/tocsin/v1/events"
+        src = (await h.api.get(url, params={"kind": "source"})).json()["events"]
+        assert [(e["old"], e["new"]) for e in src] == [
+            ("source_degraded", "ok"),
+            ("ok", "source_degraded"),
+        ]
+        assert all(e["source"] == "fleet" and e["target"] is None for e in src)
+        assert src[0]["id"] > src[1]["id"]
+        assert src[0]["at"] > src[1]["at"]
+        mine = (await h.api.get(url, params={"target": NORMAL})).json()["events"]
+        assert [(e["kind"], e["new"], e["labels"]["venue"]) for e in mine] == [
+            ("target", "up", NORMAL.split("-")[0])
+        ]
+        page = (await h.api.get(url, params={"limit": 1})).json()["events"]
+        older = await h.api.get(url, params={"limit": 1, "before_id": page[0]["id"]})
+        assert older.json()["events"][0]["id"] < page[0]["id"]
+        assert (await h.api.get(url, params={"since": src[0]["at"] + 1})).json()["events"] == []
+        assert (await h.api.get(url, params={"limit": 0})).status_code == 422
+
+
 async def test_malformed_pages_never_mark_targets_down(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         await h.round()

@@ -59,6 +59,17 @@ class EngineFacade(Protocol):
 
     def target_history(self, target_id: str, limit: int) -> list[dict[str, Any]]: ...
 
+    def events(
+        self,
+        *,
+        source: str | None,
+        target_id: str | None,
+        kind: str | None,
+        since: float | None,
+        before_id: int | None,
+        limit: int,
+    ) -> list[dict[str, Any]]: ...
+
     def source_health(self) -> Sequence[SourceHealth]: ...
 
     def source_incidents(self) -> Mapping[str, str]: ...

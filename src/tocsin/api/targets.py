@@ -98,6 +98,31 @@ def get_target(
     return {**row.to_json(), "history": engine.target_history(target_id, history)}
 
 
+@router.get("/events")
+def list_events(
+    request: Request,
+    source: str | None = None,
+    target: str | None = None,
+    kind: Annotated[
+        str | None, Query(description="target, source (source-level states) or forgotten")
+    ] = None,
+    since: Annotated[float | None, Query(description="Unix seconds, inclusive")] = None,
+    before_id: Annotated[int | None, Query(ge=1, description="page further back")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> dict[str, Any]:
+    """The append-only event log, newest first: target and source state changes."""
+    return {
+        "events": _engine(request).events(
+            source=source,
+            target_id=target,
+            kind=kind,
+            since=since,
+            before_id=before_id,
+            limit=limit,
+        )
+    }
+
+
 @router.get("/sources")
 def list_sources(request: Request) -> dict[str, Any]:
     """Each source with its health, circuit state, budget and call estimate."""

@@ -344,6 +344,34 @@ class Runtime:
             for e in self.store.events(target_id=target_id, limit=limit)
         ]
 
+    def events(
+        self,
+        *,
+        source: str | None,
+        target_id: str | None,
+        kind: str | None,
+        since: float | None,
+        before_id: int | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        rows = self.store.events(
+            target_id, since, limit, source=source, kind=kind, before_id=before_id
+        )
+        return [
+            {
+                "id": e.id,
+                "at": e.at,
+                "kind": e.kind,
+                "source": e.source,
+                "target": e.target_id,
+                "old": e.old,
+                "new": e.new,
+                "reason": e.reason,
+                "labels": dict(e.labels),
+            }
+            for e in rows
+        ]
+
     def source_health(self) -> Sequence[SourceHealth]:
         return [s.health() for s in self.sources.values()]
 
