@@ -186,6 +186,46 @@ async def test_heartbeat_pings_keep_a_job_up(tmp_path: Path) -> None:
         assert (await h.state("nightly-backup"))["state"] == "down"
 
 
+JOBS = """
+  - name: jobs
+    type: heartbeat
+    targets:
+      - {id: etl, period: 60, grace: 30}
+      - {id: report, period: 3600}
+"""
+
+
+async def test_heartbeat_pings_survive_a_reload(tmp_path: Path) -> None:
+    async with harness(tmp_path, sources=JOBS) as h:
+        assert (await h.api.post("/api/tocsin/v1/heartbeat/etl")).status_code == 200
+        ping = "/api/tocsin/v1/heartbeat/report"
+        assert (await h.api.post(ping, params={"ok": "false"})).status_code == 200
+        await h.round()
+        assert (await h.state("etl"))["state"] == "up"
+        h.config_path.write_text(h.config_path.read_text().replace("grace: 30", "grace: 40"))
+        assert (await h.api.post("/-/reload")).status_code == 200
+        for _ in range(6):  # 210 s after the last ping: overdue by 110 s
+            await h.round()
+        assert (await h.state("etl"))["state"] == "down"
+        assert (await h.state("report"))["state"] == "down"
+
+
+async def test_heartbeat_pings_survive_a_restart(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    async with harness(tmp_path, sources=JOBS, db=db) as h:
+        assert (await h.api.post("/api/tocsin/v1/heartbeat/etl")).status_code == 200
+        ping = "/api/tocsin/v1/heartbeat/report"
+        assert (await h.api.post(ping, params={"ok": "false"})).status_code == 200
+        await h.round()
+        assert (await h.state("etl"))["state"] == "up"
+        clock = h.clock
+    async with harness(tmp_path, sources=JOBS, db=db, clock=clock) as h2:
+        for _ in range(5):
+            await h2.round()
+        assert (await h2.state("etl"))["state"] == "down"
+        assert (await h2.state("report"))["state"] == "down"
+
+
 async def test_a_failure_ping_marks_the_job_down_until_the_next_good_one(tmp_path: Path) -> None:
     extra = """
   - name: jobs

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 # A full snapshot of every target's state is written this often (seconds);
 # between snapshots only targets whose state changed are written.
 SNAPSHOT_EVERY = 300.0
+# kv namespace of the heartbeat sources' last pings, one key per source name.
+HEARTBEAT_PINGS_KV = "heartbeat_pings"
 # After a reload the previous receivers are closed this long later (seconds),
 # so deliveries and retries already under way can finish on them.
 RETIRED_RECEIVERS_GRACE = 600.0
@@ -132,6 +134,9 @@ class Runtime:
             offload_queries=True,  # the tsdb is thread-safe; keeps the loop responsive
         )
         self._start_sources(self.config)
+        self._restore_heartbeat_pings(
+            await asyncio.to_thread(self.store.kv_items, HEARTBEAT_PINGS_KV)
+        )
         if poll:
             self._background.append(asyncio.create_task(self.tsdb.run(), name="tsdb"))
             self._background.append(asyncio.create_task(self.rules.run(), name="rules"))
@@ -144,6 +149,7 @@ class Runtime:
 
     async def stop(self) -> None:
         self._ready = False
+        pings = _heartbeat_pings(self.sources)
         await self._stop_sources()
         if self.rules is not None:
             self.rules.stop()
@@ -160,6 +166,7 @@ class Runtime:
                 await receivers.aclose()
         snapshot = self.detector.export()
         await asyncio.to_thread(self._persist, [], snapshot.targets, snapshot.sources, [])
+        await asyncio.to_thread(self._save_heartbeat_pings, pings())
         await asyncio.to_thread(self.tsdb.close)
         if self._simulator is not None:
             await self._simulator.stop()
@@ -248,6 +255,8 @@ class Runtime:
         sources = self.detector.source_states() if full or rnd.source_event else []
         forgotten = [c.target_id for c in rnd.forgotten]
         await asyncio.to_thread(self._persist, events, targets, sources, forgotten)
+        if full:
+            await asyncio.to_thread(self._save_heartbeat_pings, _heartbeat_pings(self.sources)())
 
     def _persist(
         self, events: list[Any], targets: list[Any], sources: list[Any], forgotten: list[str]
@@ -260,6 +269,17 @@ class Runtime:
             self.store.save_target_states(targets)
         if sources:
             self.store.save_source_states(sources)
+
+    def _save_heartbeat_pings(self, pings: Mapping[str, dict[str, dict[str, float]]]) -> None:
+        for name, saved in pings.items():
+            self.store.kv_put(HEARTBEAT_PINGS_KV, name, saved)
+
+    def _restore_heartbeat_pings(self, pings: Mapping[str, Any]) -> None:
+        """Pings saved per heartbeat source name, so a target keeps its ping age."""
+        for name, source in self.sources.items():
+            saved = pings.get(name)
+            if isinstance(source, HeartbeatSource) and saved:
+                source.restore(saved.get("ok", {}), saved.get("failed", {}))
 
     # -- reload ------------------------------------------------------------
     async def reload(self) -> ReloadOutcome:
@@ -281,6 +301,9 @@ class Runtime:
                 self.metrics.config_reload_success.set(0)
                 log.error("config reload refused, keeping the running config:\n%s", exc)
                 return ReloadOutcome(False, str(exc))
+            # The new sources are new objects: without this, a reload would forget
+            # every heartbeat ping, and a job that then stops pinging never goes down.
+            pings = _heartbeat_pings(self.sources)
             await self._stop_sources()
             self.loaded, self.config = loaded, loaded.config
             self.detector.reconfigure(self.config.detection)
@@ -298,6 +321,7 @@ class Runtime:
                         asyncio.create_task(self._close_later(old), name="close receivers")
                     )
             self._start_sources(self.config)
+            self._restore_heartbeat_pings(pings())
             if self._poll:
                 self.scraper.apply(self.config.scrape_configs)
             self.metrics.config_reload_success.set(1)
@@ -406,6 +430,22 @@ class Runtime:
             m.source_incidents.labels(st.source).set(0 if st.state is SourceState.OK else 1)
         own = generate_latest(m.registry).decode()
         return own + self.exposition.render(self.targets())
+
+
+def _heartbeat_pings(
+    sources: Mapping[str, Source],
+) -> Callable[[], dict[str, dict[str, dict[str, float]]]]:
+    """Read the heartbeat sources' pings later, when the call is made.
+
+    Pings that arrive while the sources are being stopped still land in these
+    objects, so a reload reads them after the stop, not before.
+    """
+    held = {n: s for n, s in sources.items() if isinstance(s, HeartbeatSource)}
+
+    def read() -> dict[str, dict[str, dict[str, float]]]:
+        return {n: {"ok": s.snapshot(), "failed": s.failure_snapshot()} for n, s in held.items()}
+
+    return read
 
 
 def _row(s: Any) -> TargetRow:
