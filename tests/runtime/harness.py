@@ -92,6 +92,15 @@ class Harness:
             if s.name == "tocsin_target_up"
         }
 
+    async def decisions(self) -> dict[str, float]:
+        text = (await self.api.get("/metrics")).text
+        return {
+            s.labels["decision"]: s.value
+            for fam in text_string_to_metric_families(text)
+            for s in fam.samples
+            if s.name == "tocsin_detection_decisions_total"
+        }
+
 
 @asynccontextmanager
 async def harness(

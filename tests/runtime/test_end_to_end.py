@@ -39,6 +39,11 @@ async def test_outage_is_confirmed_then_recovers(tmp_path: Path) -> None:
         assert recovered["state"] == "up"
         assert [e["new"] for e in recovered["history"]][:2] == ["up", "down"]
         assert (await h.up_samples())[NORMAL] == 1
+        decisions = await h.decisions()
+        assert decisions["recheck_failed"] == 2
+        assert decisions["confirmed_down"] == 2
+        assert decisions["recovered"] == 2
+        assert decisions["mass_change"] == 0
 
 
 async def test_flapping_zone_raises_one_flapping_state(tmp_path: Path) -> None:

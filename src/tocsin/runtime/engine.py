@@ -42,7 +42,7 @@ from tocsin.runtime.alerting_setup import (
     reload_dispatcher,
 )
 from tocsin.runtime.poller import Round, SourcePoller
-from tocsin.runtime.selfmetrics import SelfMetrics
+from tocsin.runtime.selfmetrics import DecisionsCollector, SelfMetrics
 from tocsin.runtime.target_series import TargetSeriesWriter
 from tocsin.sources.factory import build_source
 from tocsin.sources.heartbeat import HeartbeatSource
@@ -76,6 +76,7 @@ class Runtime:
         self.exposition = TargetExposition()
         self.store = Store(_resolve_db_url(self.config.database))
         self.detector = Detector(self.config.detection, clock)
+        self.metrics.registry.register(DecisionsCollector(lambda: self.detector.decisions))
         self.tsdb = TSDB(self.store.engine, self.config.storage, clock=clock)
         self.target_series = TargetSeriesWriter(self.tsdb)
         # Subqueries without a step use the rule evaluation interval, as in Prometheus.
