@@ -86,8 +86,11 @@ def test_heartbeat_failure_ping(client: TestClient, engine: FakeEngine) -> None:
 def test_health_ready_reload(client: TestClient, engine: FakeEngine) -> None:
     assert client.get("/-/healthy").text == "OK"
     assert client.get("/-/ready").status_code == 200
+    assert client.head("/-/healthy").status_code == 200
+    assert client.head("/-/ready").status_code == 200
     engine.ready = False
     assert client.get("/-/ready").status_code == 503
+    assert client.head("/-/ready").status_code == 503
     assert client.post("/-/reload").status_code == 200
     engine.reload_error = "tocsin.yml:3: sources[0].interval: bad"
     resp = client.post("/-/reload")
