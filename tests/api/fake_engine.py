@@ -18,6 +18,8 @@ class FakeEngine:
     health: list[SourceHealth] = field(default_factory=list)
     incidents: dict[str, str] = field(default_factory=dict)
     heartbeats: dict[str, list[float]] = field(default_factory=dict)
+    heartbeat_ok: list[bool] = field(default_factory=list)
+    event_queries: list[dict[str, Any]] = field(default_factory=list)
     ready: bool = True
     reload_error: str | None = None
     t: float = 1_700_000_000.0
@@ -39,16 +41,33 @@ class FakeEngine:
             :limit
         ]
 
+    def events(
+        self,
+        *,
+        source: str | None,
+        target_id: str | None,
+        kind: str | None,
+        since: float | None,
+        before_id: int | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        self.event_queries.append(
+            {"source": source, "target_id": target_id, "kind": kind, "since": since}
+            | {"before_id": before_id, "limit": limit}
+        )
+        return []
+
     def source_health(self) -> Sequence[SourceHealth]:
         return self.health
 
     def source_incidents(self) -> Mapping[str, str]:
         return self.incidents
 
-    def heartbeat(self, target_id: str) -> bool:
+    def heartbeat(self, target_id: str, *, ok: bool = True) -> bool:
         if target_id not in self.heartbeats:
             return False
         self.heartbeats[target_id].append(self.t)
+        self.heartbeat_ok.append(ok)
         return True
 
     async def reload(self) -> ReloadOutcome:

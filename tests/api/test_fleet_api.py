@@ -76,11 +76,21 @@ def test_heartbeat_known_and_unknown(client: TestClient, engine: FakeEngine) -> 
     assert client.post("/api/tocsin/v1/heartbeat/ghost").status_code == 404
 
 
+def test_heartbeat_failure_ping(client: TestClient, engine: FakeEngine) -> None:
+    resp = client.post("/api/tocsin/v1/heartbeat/backup-job", params={"ok": "false"})
+    assert resp.status_code == 200
+    assert resp.json()["ok"] is False
+    assert engine.heartbeat_ok == [False]
+
+
 def test_health_ready_reload(client: TestClient, engine: FakeEngine) -> None:
     assert client.get("/-/healthy").text == "OK"
     assert client.get("/-/ready").status_code == 200
+    assert client.head("/-/healthy").status_code == 200
+    assert client.head("/-/ready").status_code == 200
     engine.ready = False
     assert client.get("/-/ready").status_code == 503
+    assert client.head("/-/ready").status_code == 503
     assert client.post("/-/reload").status_code == 200
     engine.reload_error = "tocsin.yml:3: sources[0].interval: bad"
     resp = client.post("/-/reload")
@@ -121,3 +131,19 @@ def test_openapi_documents_fleet_endpoints(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "/api/tocsin/v1/targets" in paths
     assert "/api/tocsin/v1/targets/{target_id}" in paths
+
+
+def test_events_pass_their_filters(client: TestClient, engine: FakeEngine) -> None:
+    params = {"source": "vendor", "target": "v1-z2", "kind": "target", "since": 5, "before_id": 9}
+    resp = client.get("/api/tocsin/v1/events", params=params)
+    assert resp.json() == {"events": []}
+    assert engine.event_queries == [
+        {"source": "vendor", "target_id": "v1-z2", "kind": "target", "since": 5.0}
+        | {"before_id": 9, "limit": 100}
+    ]
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"since": "yesterday"}, {"before_id": 0}])
+def test_events_bad_parameters_are_4xx(client: TestClient, params: dict[str, object]) -> None:
+    resp = client.get("/api/tocsin/v1/events", params=params)  # type: ignore[arg-type]
+    assert resp.status_code == 422

@@ -22,7 +22,7 @@ from tocsin.sim.simulator import FleetSimulator
 INTERVAL = 30
 
 
-def fleet_config(sim_url: str, db: Path, extra: str = "") -> str:
+def fleet_config(sim_url: str, db: Path, extra: str = "", sources: str = "") -> str:
     return f"""
 database: sqlite:///{db}
 sources:
@@ -41,6 +41,7 @@ sources:
       latency_seconds: latency_ms
       latency_scale: 0.001
     recheck_url: {sim_url}/v1/zones/{{id}}
+{sources}
 detection:
   confirm:
     - match: {{importance: critical}}
@@ -91,6 +92,15 @@ class Harness:
             if s.name == "tocsin_target_up"
         }
 
+    async def decisions(self) -> dict[str, float]:
+        text = (await self.api.get("/metrics")).text
+        return {
+            s.labels["decision"]: s.value
+            for fam in text_string_to_metric_families(text)
+            for s in fam.samples
+            if s.name == "tocsin_detection_decisions_total"
+        }
+
 
 @asynccontextmanager
 async def harness(
@@ -98,6 +108,7 @@ async def harness(
     *,
     venues: int = 20,
     extra: str = "",
+    sources: str = "",
     db: Path | None = None,
     clock: FakeClock | None = None,
 ) -> AsyncIterator[Harness]:
@@ -107,7 +118,7 @@ async def harness(
     )
     url = await sim.start()
     path = tmp_path / "tocsin.yml"
-    path.write_text(fleet_config(url, db or tmp_path / "state.db", extra))
+    path.write_text(fleet_config(url, db or tmp_path / "state.db", extra, sources))
     runtime = Runtime(load_config(path), clock, config_path=path)
     await runtime.start(poll=False)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.runtime.harness import harness
+from tocsin.clock import FakeClock
 from tocsin.notify.retry import RateLimit
 
 
@@ -38,6 +39,11 @@ async def test_outage_is_confirmed_then_recovers(tmp_path: Path) -> None:
         assert recovered["state"] == "up"
         assert [e["new"] for e in recovered["history"]][:2] == ["up", "down"]
         assert (await h.up_samples())[NORMAL] == 1
+        decisions = await h.decisions()
+        assert decisions["recheck_failed"] == 2
+        assert decisions["confirmed_down"] == 2
+        assert decisions["recovered"] == 2
+        assert decisions["mass_change"] == 0
 
 
 async def test_flapping_zone_raises_one_flapping_state(tmp_path: Path) -> None:
@@ -71,6 +77,33 @@ async def test_5xx_burst_is_a_source_incident_not_target_downs(tmp_path: Path) -
         sources = (await h.api.get("/api/tocsin/v1/sources")).json()["sources"]
         assert sources[0]["incident"] is None
         assert (await h.state(NORMAL))["state"] == "up"
+
+
+async def test_event_log_lists_source_and_target_changes(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        await h.round()
+        [NORMAL] = await h.pick("normal")
+        h.sim.add_fault(kind="api_5xx", status=503, duration=4 * 30)
+        for _ in range(6):
+            await h.round()
+        url = "/api/tocsin/v1/events"
+        src = (await h.api.get(url, params={"kind": "source"})).json()["events"]
+        assert [(e["old"], e["new"]) for e in src] == [
+            ("source_degraded", "ok"),
+            ("ok", "source_degraded"),
+        ]
+        assert all(e["source"] == "fleet" and e["target"] is None for e in src)
+        assert src[0]["id"] > src[1]["id"]
+        assert src[0]["at"] > src[1]["at"]
+        mine = (await h.api.get(url, params={"target": NORMAL})).json()["events"]
+        assert [(e["kind"], e["new"], e["labels"]["venue"]) for e in mine] == [
+            ("target", "up", NORMAL.split("-")[0])
+        ]
+        page = (await h.api.get(url, params={"limit": 1})).json()["events"]
+        older = await h.api.get(url, params={"limit": 1, "before_id": page[0]["id"]})
+        assert older.json()["events"][0]["id"] < page[0]["id"]
+        assert (await h.api.get(url, params={"since": src[0]["at"] + 1})).json()["events"] == []
+        assert (await h.api.get(url, params={"limit": 0})).status_code == 422
 
 
 async def test_malformed_pages_never_mark_targets_down(tmp_path: Path) -> None:
@@ -124,6 +157,19 @@ async def test_reload_refuses_a_broken_config_and_keeps_running(tmp_path: Path) 
         assert h.runtime.sources["fleet"].interval == 45
 
 
+async def test_reload_metrics_count_the_config_loaded_at_start(tmp_path: Path) -> None:
+    clock = FakeClock(start=1_800_000_000.0)
+    async with harness(tmp_path, clock=clock) as h:
+        text = (await h.api.get("/metrics")).text
+        assert "tocsin_config_last_reload_successful 1.0" in text
+        assert "tocsin_config_last_reload_success_timestamp_seconds 1.8e+09" in text
+        good = h.config_path.read_text()
+        h.config_path.write_text(good.replace("interval: 30", "interval: -1"))
+        assert (await h.api.post("/-/reload")).status_code == 500
+        text = (await h.api.get("/metrics")).text
+        assert "tocsin_config_last_reload_successful 0.0" in text
+
+
 async def test_heartbeat_pings_keep_a_job_up(tmp_path: Path) -> None:
     extra = """
   - name: jobs
@@ -143,6 +189,74 @@ async def test_heartbeat_pings_keep_a_job_up(tmp_path: Path) -> None:
         for _ in range(6):  # 180 s without a ping: overdue
             await h.round()
         assert (await h.state("nightly-backup"))["state"] == "down"
+
+
+JOBS = """
+  - name: jobs
+    type: heartbeat
+    targets:
+      - {id: etl, period: 60, grace: 30}
+      - {id: report, period: 3600}
+"""
+
+
+async def test_heartbeat_pings_survive_a_reload(tmp_path: Path) -> None:
+    async with harness(tmp_path, sources=JOBS) as h:
+        assert (await h.api.post("/api/tocsin/v1/heartbeat/etl")).status_code == 200
+        ping = "/api/tocsin/v1/heartbeat/report"
+        assert (await h.api.post(ping, params={"ok": "false"})).status_code == 200
+        await h.round()
+        assert (await h.state("etl"))["state"] == "up"
+        h.config_path.write_text(h.config_path.read_text().replace("grace: 30", "grace: 40"))
+        assert (await h.api.post("/-/reload")).status_code == 200
+        for _ in range(6):  # 210 s after the last ping: overdue by 110 s
+            await h.round()
+        assert (await h.state("etl"))["state"] == "down"
+        assert (await h.state("report"))["state"] == "down"
+
+
+async def test_heartbeat_pings_survive_a_restart(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    async with harness(tmp_path, sources=JOBS, db=db) as h:
+        assert (await h.api.post("/api/tocsin/v1/heartbeat/etl")).status_code == 200
+        ping = "/api/tocsin/v1/heartbeat/report"
+        assert (await h.api.post(ping, params={"ok": "false"})).status_code == 200
+        await h.round()
+        assert (await h.state("etl"))["state"] == "up"
+        clock = h.clock
+    async with harness(tmp_path, sources=JOBS, db=db, clock=clock) as h2:
+        for _ in range(5):
+            await h2.round()
+        assert (await h2.state("etl"))["state"] == "down"
+        assert (await h2.state("report"))["state"] == "down"
+
+
+async def test_a_failure_ping_marks_the_job_down_until_the_next_good_one(tmp_path: Path) -> None:
+    extra = """
+  - name: jobs
+    type: heartbeat
+    targets:
+      - {id: etl, period: 3600}
+"""
+    async with harness(tmp_path) as h:
+        text = h.config_path.read_text().replace("detection:", extra.strip("\n") + "\ndetection:")
+        h.config_path.write_text(text)
+        assert (await h.api.post("/-/reload")).status_code == 200
+        ping = "/api/tocsin/v1/heartbeat/etl"
+        assert (await h.api.post(ping)).status_code == 200
+        await h.round()
+        assert (await h.state("etl"))["state"] == "up"
+        resp = await h.api.post(ping, params={"ok": "false"})
+        assert resp.status_code == 200
+        assert resp.json()["ok"] is False
+        for _ in range(5):
+            await h.round()
+        assert (await h.state("etl"))["state"] == "down"
+        assert (await h.api.post(ping, params={"ok": "sideways"})).status_code == 422
+        assert (await h.api.post(ping)).status_code == 200
+        for _ in range(5):
+            await h.round()
+        assert (await h.state("etl"))["state"] == "up"
 
 
 async def test_target_state_is_queryable_with_promql(tmp_path: Path) -> None:

@@ -89,3 +89,14 @@ async def test_snapshot_and_restore_survive_a_restart(clock: FakeClock) -> None:
     assert obs.up is True
     assert after.last_ping("backup") == clock.now() - 100
     assert after.last_ping("gone") is None
+
+
+async def test_a_restored_failure_ping_still_counts(clock: FakeClock) -> None:
+    before = source(clock)
+    before.ping("backup", clock.now() - 100)
+    before.ping("backup", clock.now() - 50, ok=False)
+    after = source(clock)
+    after.restore(before.snapshot(), {**before.failure_snapshot(), "gone": 1.0})
+    [obs] = await after.recheck(["backup"])
+    assert obs.up is False
+    assert after.failure_snapshot() == {"backup": clock.now() - 50}

@@ -29,11 +29,15 @@ def create_app(engine: EngineFacade, routers: Sequence[APIRouter] = ()) -> FastA
     for router in routers:
         app.include_router(router)
 
+    # GET and HEAD, as Alertmanager's management API answers both (HEAD kept out
+    # of the OpenAPI schema: one operation per path is enough there).
     @app.get("/-/healthy", response_class=PlainTextResponse, tags=["ops"])
+    @app.head("/-/healthy", response_class=PlainTextResponse, include_in_schema=False)
     def healthy() -> str:
         return "OK"
 
     @app.get("/-/ready", response_class=PlainTextResponse, tags=["ops"])
+    @app.head("/-/ready", response_class=PlainTextResponse, include_in_schema=False)
     def ready(request: Request) -> Response:
         if request.app.state.engine.is_ready():
             return PlainTextResponse("OK")

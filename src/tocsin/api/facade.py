@@ -59,11 +59,22 @@ class EngineFacade(Protocol):
 
     def target_history(self, target_id: str, limit: int) -> list[dict[str, Any]]: ...
 
+    def events(
+        self,
+        *,
+        source: str | None,
+        target_id: str | None,
+        kind: str | None,
+        since: float | None,
+        before_id: int | None,
+        limit: int,
+    ) -> list[dict[str, Any]]: ...
+
     def source_health(self) -> Sequence[SourceHealth]: ...
 
     def source_incidents(self) -> Mapping[str, str]: ...
 
-    def heartbeat(self, target_id: str) -> bool: ...
+    def heartbeat(self, target_id: str, *, ok: bool = True) -> bool: ...
 
     async def reload(self) -> ReloadOutcome: ...
 

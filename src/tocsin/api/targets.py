@@ -98,6 +98,31 @@ def get_target(
     return {**row.to_json(), "history": engine.target_history(target_id, history)}
 
 
+@router.get("/events")
+def list_events(
+    request: Request,
+    source: str | None = None,
+    target: str | None = None,
+    kind: Annotated[
+        str | None, Query(description="target, source (source-level states) or forgotten")
+    ] = None,
+    since: Annotated[float | None, Query(description="Unix seconds, inclusive")] = None,
+    before_id: Annotated[int | None, Query(ge=1, description="page further back")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> dict[str, Any]:
+    """The append-only event log, newest first: target and source state changes."""
+    return {
+        "events": _engine(request).events(
+            source=source,
+            target_id=target,
+            kind=kind,
+            since=since,
+            before_id=before_id,
+            limit=limit,
+        )
+    }
+
+
 @router.get("/sources")
 def list_sources(request: Request) -> dict[str, Any]:
     """Each source with its health, circuit state, budget and call estimate."""
@@ -107,9 +132,15 @@ def list_sources(request: Request) -> dict[str, Any]:
 
 
 @router.post("/heartbeat/{target_id}")
-def heartbeat(request: Request, target_id: str) -> dict[str, Any]:
+def heartbeat(
+    request: Request,
+    target_id: str,
+    ok: Annotated[
+        bool, Query(description="false: the job reports its own failure (down until the next ok)")
+    ] = True,
+) -> dict[str, Any]:
     """A ping from a heartbeat target (a cron job, a device): it is alive now."""
     engine = _engine(request)
-    if not engine.heartbeat(target_id):
+    if not engine.heartbeat(target_id, ok=ok):
         raise HTTPException(404, f"no heartbeat target {target_id!r} is configured")
-    return {"status": "ok", "target": target_id, "at": engine.now()}
+    return {"status": "ok", "target": target_id, "ok": ok, "at": engine.now()}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from tocsin.runtime.alerting_setup import (
     reload_dispatcher,
 )
 from tocsin.runtime.poller import Round, SourcePoller
-from tocsin.runtime.selfmetrics import SelfMetrics
+from tocsin.runtime.selfmetrics import DecisionsCollector, SelfMetrics
 from tocsin.runtime.target_series import TargetSeriesWriter
 from tocsin.sources.factory import build_source
 from tocsin.sources.heartbeat import HeartbeatSource
@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 # A full snapshot of every target's state is written this often (seconds);
 # between snapshots only targets whose state changed are written.
 SNAPSHOT_EVERY = 300.0
+# kv namespace of the heartbeat sources' last pings, one key per source name.
+HEARTBEAT_PINGS_KV = "heartbeat_pings"
 # After a reload the previous receivers are closed this long later (seconds),
 # so deliveries and retries already under way can finish on them.
 RETIRED_RECEIVERS_GRACE = 600.0
@@ -74,6 +76,7 @@ class Runtime:
         self.exposition = TargetExposition()
         self.store = Store(_resolve_db_url(self.config.database))
         self.detector = Detector(self.config.detection, clock)
+        self.metrics.registry.register(DecisionsCollector(lambda: self.detector.decisions))
         self.tsdb = TSDB(self.store.engine, self.config.storage, clock=clock)
         self.target_series = TargetSeriesWriter(self.tsdb)
         # Subqueries without a step use the rule evaluation interval, as in Prometheus.
@@ -138,14 +141,22 @@ class Runtime:
             offload_queries=True,  # the tsdb is thread-safe; keeps the loop responsive
         )
         self._start_sources(self.config)
+        self._restore_heartbeat_pings(
+            await asyncio.to_thread(self.store.kv_items, HEARTBEAT_PINGS_KV)
+        )
         if poll:
             self._background.append(asyncio.create_task(self.tsdb.run(), name="tsdb"))
             self._background.append(asyncio.create_task(self.rules.run(), name="rules"))
             self.scraper.apply(self.config.scrape_configs)
+        # The config loaded at start counts as a successful load, as in Prometheus
+        # and Alertmanager: an alert on `..._successful == 0` must not fire at boot.
+        self.metrics.config_reload_success.set(1)
+        self.metrics.config_reload_time.set(self.clock.now())
         self._ready = True
 
     async def stop(self) -> None:
         self._ready = False
+        pings = _heartbeat_pings(self.sources)
         await self._stop_sources()
         if self.rules is not None:
             self.rules.stop()
@@ -162,6 +173,7 @@ class Runtime:
                 await receivers.aclose()
         snapshot = self.detector.export()
         await asyncio.to_thread(self._persist, [], snapshot.targets, snapshot.sources, [])
+        await asyncio.to_thread(self._save_heartbeat_pings, pings())
         await asyncio.to_thread(self.tsdb.close)
         if self._simulator is not None:
             await self._simulator.stop()
@@ -250,6 +262,8 @@ class Runtime:
         sources = self.detector.source_states() if full or rnd.source_event else []
         forgotten = [c.target_id for c in rnd.forgotten]
         await asyncio.to_thread(self._persist, events, targets, sources, forgotten)
+        if full:
+            await asyncio.to_thread(self._save_heartbeat_pings, _heartbeat_pings(self.sources)())
 
     def _persist(
         self, events: list[Any], targets: list[Any], sources: list[Any], forgotten: list[str]
@@ -262,6 +276,17 @@ class Runtime:
             self.store.save_target_states(targets)
         if sources:
             self.store.save_source_states(sources)
+
+    def _save_heartbeat_pings(self, pings: Mapping[str, dict[str, dict[str, float]]]) -> None:
+        for name, saved in pings.items():
+            self.store.kv_put(HEARTBEAT_PINGS_KV, name, saved)
+
+    def _restore_heartbeat_pings(self, pings: Mapping[str, Any]) -> None:
+        """Pings saved per heartbeat source name, so a target keeps its ping age."""
+        for name, source in self.sources.items():
+            saved = pings.get(name)
+            if isinstance(source, HeartbeatSource) and saved:
+                source.restore(saved.get("ok", {}), saved.get("failed", {}))
 
     # -- reload ------------------------------------------------------------
     async def reload(self) -> ReloadOutcome:
@@ -283,6 +308,9 @@ class Runtime:
                 self.metrics.config_reload_success.set(0)
                 log.error("config reload refused, keeping the running config:\n%s", exc)
                 return ReloadOutcome(False, str(exc))
+            # The new sources are new objects: without this, a reload would forget
+            # every heartbeat ping, and a job that then stops pinging never goes down.
+            pings = _heartbeat_pings(self.sources)
             await self._stop_sources()
             self.loaded, self.config = loaded, loaded.config
             self.detector.reconfigure(self.config.detection)
@@ -300,6 +328,7 @@ class Runtime:
                         asyncio.create_task(self._close_later(old), name="close receivers")
                     )
             self._start_sources(self.config)
+            self._restore_heartbeat_pings(pings())
             if self._poll:
                 self.scraper.apply(self.config.scrape_configs)
             self.metrics.config_reload_success.set(1)
@@ -352,6 +381,34 @@ class Runtime:
             for e in self.store.events(target_id=target_id, limit=limit)
         ]
 
+    def events(
+        self,
+        *,
+        source: str | None,
+        target_id: str | None,
+        kind: str | None,
+        since: float | None,
+        before_id: int | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        rows = self.store.events(
+            target_id, since, limit, source=source, kind=kind, before_id=before_id
+        )
+        return [
+            {
+                "id": e.id,
+                "at": e.at,
+                "kind": e.kind,
+                "source": e.source,
+                "target": e.target_id,
+                "old": e.old,
+                "new": e.new,
+                "reason": e.reason,
+                "labels": dict(e.labels),
+            }
+            for e in rows
+        ]
+
     def source_health(self) -> Sequence[SourceHealth]:
         return [s.health() for s in self.sources.values()]
 
@@ -362,10 +419,10 @@ class Runtime:
             if st.state is not SourceState.OK
         }
 
-    def heartbeat(self, target_id: str) -> bool:
+    def heartbeat(self, target_id: str, *, ok: bool = True) -> bool:
         now = self.clock.now()
         for source in self.sources.values():
-            if isinstance(source, HeartbeatSource) and source.ping(target_id, now):
+            if isinstance(source, HeartbeatSource) and source.ping(target_id, now, ok=ok):
                 return True
         return False
 
@@ -386,6 +443,22 @@ class Runtime:
             m.source_incidents.labels(st.source).set(0 if st.state is SourceState.OK else 1)
         own = generate_latest(m.registry).decode()
         return own + self.exposition.render(self.targets())
+
+
+def _heartbeat_pings(
+    sources: Mapping[str, Source],
+) -> Callable[[], dict[str, dict[str, dict[str, float]]]]:
+    """Read the heartbeat sources' pings later, when the call is made.
+
+    Pings that arrive while the sources are being stopped still land in these
+    objects, so a reload reads them after the stop, not before.
+    """
+    held = {n: s for n, s in sources.items() if isinstance(s, HeartbeatSource)}
+
+    def read() -> dict[str, dict[str, dict[str, float]]]:
+        return {n: {"ok": s.snapshot(), "failed": s.failure_snapshot()} for n, s in held.items()}
+
+    return read
 
 
 def _row(s: Any) -> TargetRow:

@@ -6,6 +6,8 @@ runtimes can live in one test process without clashing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -13,6 +15,8 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 # `*_created` series double the exposition for no use to anyone scraping tocsin.
 disable_created_metrics()
@@ -105,3 +109,25 @@ class SelfMetrics:
             "Time of the last successful configuration reload.",
             registry=r,
         )
+
+
+class DecisionsCollector(Collector):
+    """Detection's own tally of decisions, read at scrape time.
+
+    The detector counts in a plain dict (no prometheus_client on its hot path);
+    this turns the dict into one counter family when /metrics is rendered.
+    """
+
+    def __init__(self, read: Callable[[], Mapping[str, int]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "tocsin_detection_decisions",
+            "Decisions taken by detection, by kind (suspect, confirmed_down, recovered, "
+            "flapping_started, recheck_failed, mass_change, ...).",
+            labels=["decision"],
+        )
+        for decision, n in sorted(self._read().items()):
+            family.add_metric([decision], n)
+        yield family

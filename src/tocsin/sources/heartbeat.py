@@ -52,11 +52,18 @@ class HeartbeatSource(BaseSource):
         """Last successful ping per target, for saving across a restart."""
         return dict(self._last)
 
-    def restore(self, last_pings: Mapping[str, float]) -> None:
+    def failure_snapshot(self) -> dict[str, float]:
+        """Last failure ping per target, saved with `snapshot()`."""
+        return dict(self._failed)
+
+    def restore(
+        self, last_pings: Mapping[str, float], failed_pings: Mapping[str, float] | None = None
+    ) -> None:
         """Load saved pings; ids no longer configured are ignored."""
-        for tid, at in last_pings.items():
-            if tid in self._targets:
-                self._last[tid] = max(at, self._last.get(tid, float("-inf")))
+        for saved, into in ((last_pings, self._last), (failed_pings or {}, self._failed)):
+            for tid, at in saved.items():
+                if tid in self._targets:
+                    into[tid] = max(at, into.get(tid, float("-inf")))
 
     def _evaluate(self, target_id: str, now: float) -> Observation:
         target = self._targets[target_id]
