@@ -426,19 +426,24 @@ def make_router(
         """Exemplars: tocsin stores none, so always an empty list."""
         return success([])
 
-    both = ["GET", "POST"]
-    router.add_api_route("/api/v1/query", handled(query), methods=both, tags=["query"])
-    router.add_api_route("/api/v1/query_range", handled(query_range), methods=both, tags=["query"])
-    router.add_api_route("/api/v1/series", handled(series), methods=both, tags=["query"])
-    router.add_api_route("/api/v1/labels", handled(labels), methods=both, tags=["query"])
-    router.add_api_route(
-        "/api/v1/label/{name}/values", handled(label_values), methods=["GET"], tags=["query"]
-    )
-    router.add_api_route(
-        "/api/v1/status/buildinfo", handled(buildinfo), methods=["GET"], tags=["query"]
-    )
-    router.add_api_route("/api/v1/metadata", handled(metadata), methods=["GET"], tags=["query"])
-    router.add_api_route(
-        "/api/v1/query_exemplars", handled(exemplars), methods=both, tags=["query"]
-    )
+    def route(path: str, endpoint: Callable[[Request], Any], *methods: str) -> None:
+        # One route per method: a route for GET and POST at once gives both
+        # operations the same OpenAPI id, which FastAPI warns about.
+        for method in methods:
+            router.add_api_route(
+                path,
+                handled(endpoint),
+                methods=[method],
+                tags=["query"],
+                operation_id=f"{endpoint.__name__}_{method.lower()}",
+            )
+
+    route("/api/v1/query", query, "GET", "POST")
+    route("/api/v1/query_range", query_range, "GET", "POST")
+    route("/api/v1/series", series, "GET", "POST")
+    route("/api/v1/labels", labels, "GET", "POST")
+    route("/api/v1/label/{name}/values", label_values, "GET")
+    route("/api/v1/status/buildinfo", buildinfo, "GET")
+    route("/api/v1/metadata", metadata, "GET")
+    route("/api/v1/query_exemplars", exemplars, "GET", "POST")
     return router
