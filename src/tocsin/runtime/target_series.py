@@ -159,8 +159,12 @@ class TargetSeriesWriter:
 
     def write(self, targets: Iterable[TargetLike], t_ms: int) -> int:
         """Append one round of samples; returns how many the tsdb kept."""
-        refs: list[int] = []
-        values: list[float] = []
+        # Raw arrays, not lists: a cold sweep's 300,000 samples would be as
+        # many int and float objects, freed in between the series the same
+        # loop creates for good, and the holes they leave pin the
+        # allocator's pools (RSS that never comes back).
+        refs = array("q")
+        values = array("d")
         ended: list[int] = []
         last_codes = self._last
         for t in targets:
@@ -191,7 +195,7 @@ class TargetSeriesWriter:
         if not refs:
             return 0
         return self.tsdb.append_refs(
-            np.asarray(refs, dtype=np.int64), t_ms, np.asarray(values, dtype=np.float64)
+            np.frombuffer(refs, dtype=np.int64), t_ms, np.frombuffer(values, dtype=np.float64)
         )
 
     def forget(self, source: str, target_id: str, t_ms: int) -> int:
