@@ -159,10 +159,11 @@ class TargetSeriesWriter:
 
     def write(self, targets: Iterable[TargetLike], t_ms: int) -> int:
         """Append one round of samples; returns how many the tsdb kept."""
-        # Raw arrays, not lists: a cold sweep's 300,000 samples would be as
-        # many int and float objects, freed in between the series the same
-        # loop creates for good, and the holes they leave pin the
-        # allocator's pools (RSS that never comes back).
+        # Raw arrays, not lists: in a cold sweep, lists would hold 300,000
+        # fresh int refs (and two growing pointer blocks), freed only after
+        # the series this same loop creates for good; the holes they leave
+        # pin the allocator's pools (RSS that never comes back). A values
+        # list alone measured about 50 B per zone more RSS.
         refs = array("q")
         values = array("d")
         ended: list[int] = []
