@@ -8,7 +8,8 @@ sweep, and RSS growth per zone. Each configuration (zones, gc settings) runs
 in a fresh process, so its RSS growth cannot reuse memory an earlier one freed.
 With `--trace`, the same sweeps run under tracemalloc instead (slower; its
 CPU figures are not comparable) and print the bytes per zone still held
-after them, by stage (the module that allocated them).
+after them, by stage (the module that allocated them), and the traced peak
+during the cold sweep.
 
 Part 2, `quality` (virtual time): the simulator runs in-process on a
 FakeClock with a scenario of outages (blips and real ones), venue outages,
@@ -212,6 +213,7 @@ async def bench_sweep(
         if tuned:
             tune_gc()
         walls, cpus, calls = [], [], []
+        peak_cold = 0
         for _ in range(sweeps):
             w0, c0 = time.perf_counter(), time.process_time()
             rnd = await p.poller.sweep_once()
@@ -219,6 +221,10 @@ async def bench_sweep(
             cpus.append(time.process_time() - c0)
             calls.append(rnd.sweep.requests)
             assert rnd.sweep.ok, rnd.sweep.error
+            if trace and len(walls) == 1:
+                # The cold sweep's high-water mark: what it holds at once,
+                # short-lived objects included (they fragment the heap).
+                peak_cold = tracemalloc.get_traced_memory()[1]
         del rnd  # `tocsin run` keeps no round past its sink
         gc.collect()
         rss = _rss_bytes() - rss0
@@ -227,6 +233,7 @@ async def bench_sweep(
             held = _by_stage(tracemalloc.take_snapshot())
             tracemalloc.stop()
             traced = {f"traced_{k}": v / zones for k, v in held.items()}
+            traced["peak_cold_per_zone"] = peak_cold / zones
         await p.close()
         return {
             "zones": zones,
@@ -453,7 +460,9 @@ async def main() -> None:
                     for k, v in r.items()
                     if k.startswith("traced_")
                 )
-                print(f"\ntraced bytes per zone held after the sweeps: {stages}\n")
+                print(f"\ntraced bytes per zone held after the sweeps: {stages}")
+                peak = r["peak_cold_per_zone"]
+                print(f"traced peak per zone during the cold sweep: {peak:,.0f} B\n")
     if args.part in ("quality", "all"):
         print(
             f"\n## quality ({args.quality_zones:,} zones, {args.hours:g} h virtual, "

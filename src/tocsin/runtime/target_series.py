@@ -159,8 +159,13 @@ class TargetSeriesWriter:
 
     def write(self, targets: Iterable[TargetLike], t_ms: int) -> int:
         """Append one round of samples; returns how many the tsdb kept."""
-        refs: list[int] = []
-        values: list[float] = []
+        # Raw arrays, not lists: in a cold sweep, lists would hold 300,000
+        # fresh int refs (and two growing pointer blocks), freed only after
+        # the series this same loop creates for good; the holes they leave
+        # pin the allocator's pools (RSS that never comes back). A values
+        # list alone measured about 50 B per zone more RSS.
+        refs = array("q")
+        values = array("d")
         ended: list[int] = []
         last_codes = self._last
         for t in targets:
@@ -191,7 +196,7 @@ class TargetSeriesWriter:
         if not refs:
             return 0
         return self.tsdb.append_refs(
-            np.asarray(refs, dtype=np.int64), t_ms, np.asarray(values, dtype=np.float64)
+            np.frombuffer(refs, dtype=np.int64), t_ms, np.frombuffer(values, dtype=np.float64)
         )
 
     def forget(self, source: str, target_id: str, t_ms: int) -> int:
