@@ -15,11 +15,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from tocsin.alerting.matchers import matches_all
 from tocsin.api.promapi import ApiError, error, parse_series_selector, success
 from tocsin.rules.alerting import ActiveAlert, AlertingRule
 from tocsin.rules.group import Group, Rule
 from tocsin.rules.manager import RuleManager
-from tocsin.tsdb.types import LabelMatcher
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -102,11 +102,6 @@ def group_json(g: Group, rules: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _labels_match(matchers: list[LabelMatcher], labels: dict[str, str]) -> bool:
-    """Prometheus's `match[]` on rules: every matcher holds for the rule's labels."""
-    return all(m.matches(labels.get(m.name, "")) for m in matchers)
-
-
 ManagerSource = RuleManager | Callable[[], RuleManager | None]
 
 
@@ -149,7 +144,7 @@ def make_rules_router(manager: ManagerSource) -> APIRouter:
                     continue
                 if names and r.name not in names:
                     continue
-                if sets and not any(_labels_match(ms, r.labels) for ms in sets):
+                if sets and not any(matches_all(ms, r.labels) for ms in sets):
                     continue
                 items.append(rule_json(r, exclude))
             if (kind or names or sets) and not items:
