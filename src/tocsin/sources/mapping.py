@@ -156,10 +156,8 @@ class ItemMapper:
             else:
                 raise MappingError(f"label {name} is {type(value).__name__}, not a scalar")
             values.append(value)
-        names = self._names
-        if None in values:  # a missing label is left out, not set to ""
-            names = tuple(n for n, v in zip(names, values, strict=True) if v is not None)
-            values = [v for v in values if v is not None]
+        # A missing label is left out, not set to "".
+        names, values = _present(self._names, values)
         labels = self._interner.intern_values(names, values)
         if type(old) is LabelMap and old.tuple == labels:
             return old
@@ -173,10 +171,7 @@ class ItemMapper:
         for name, get in self._fields:
             value = _number(get(item), f"field {name}")
             values.append(share(value) if value is not None else None)
-        names = self._field_names
-        if None in values:
-            names = tuple(n for n, v in zip(names, values, strict=True) if v is not None)
-            values = [v for v in values if v is not None]
+        names, values = _present(self._field_names, values)
         # Many targets report the same numbers: one map serves all of them.
         key = (names, *values)
         shared = self._field_maps.get(key)
@@ -195,6 +190,14 @@ class ItemMapper:
             raw = _number(self._latency(item), "latency_seconds")
             latency = self._numbers.share(raw * self._scale) if raw is not None else None
         return Observation(tid, up, at, labels, latency, self._fields_of(item))
+
+
+def _present(names: tuple[str, ...], values: list[Any]) -> tuple[tuple[str, ...], list[Any]]:
+    """The names and values without the missing (None) ones."""
+    if None not in values:
+        return names, values
+    kept = [(n, v) for n, v in zip(names, values, strict=True) if v is not None]
+    return tuple(n for n, _ in kept), [v for _, v in kept]
 
 
 def _iso_seconds(text: str) -> float | None:
