@@ -23,6 +23,11 @@ BAD = {
     "bad-detection.yml": (2, "detection.flapping", "low"),
     "missing-include.yml": (2, "include[0]", "no file matches"),
     "bad-mapping-field.yml": (9, "sources[0].mapping.upp", "unknown field"),
+    "unknown-extension-receiver.yml": (
+        7,
+        "alerting_extensions.receivers.venue-itt",
+        "no receiver named 'venue-itt'",
+    ),
 }
 
 

@@ -95,7 +95,16 @@ def _load_alerting(loaded: LoadedConfig, data: dict[str, Any], path: Path) -> li
     except OSError as exc:
         f, line = loaded.positions.locate(("alerting", "config_file"))
         return [ConfigProblem(f, line, "alerting.config_file", f"cannot read: {exc}")]
-    return []
+    # Options for a receiver the alerting config lacks (a typo) would never apply.
+    known = [r.name for r in loaded.alertmanager.receivers] if loaded.alertmanager else []
+    problems = []
+    for name in loaded.extensions.check_receivers(known):
+        where = ("alerting_extensions", "receivers", name)
+        f, line = loaded.positions.locate(where)
+        problems.append(
+            ConfigProblem(f, line, dotted_path(where), f"no receiver named {name!r} is configured")
+        )
+    return problems
 
 
 def _read(path: Path) -> tuple[Any, Positions]:
